@@ -1,0 +1,13 @@
+//! A Switchyard cluster [`Broker`](switchyard_cluster::Broker) on RabbitMQ
+//! (AMQP 0.9.1, with lapin).
+//!
+//! Each namespace is a topic exchange; each node consumes from one
+//! exclusive, auto-deleted queue bound to the routing keys of its channels
+//! (see [`naming`]), with a bounded prefetch. A supervisor reconnects after
+//! an outage and rebuilds the queue and its bindings; outages and
+//! recoveries are logged and counted.
+
+mod broker;
+pub mod naming;
+
+pub use broker::{AmqpBroker, AmqpConfig, AmqpError};

@@ -1,0 +1,220 @@
+//! `NatsStore`: connection state recovery data in NATS JetStream, so that a
+//! client recovers on any node, also after the node it was on died.
+//!
+//! - Packets: a stream `switchyard_<prefix>_packets` capturing the subjects
+//!   `<prefix>.<namespace>.packets`, with the recovery window as its
+//!   maximum age. Packets are published through the broker's ordered queue
+//!   (a plain publish: JetStream stores it, nobody waits for an ack).
+//! - Sessions: a stream `switchyard_<prefix>_sessions` with one message per
+//!   subject `<prefix>.<namespace>.sessions.<pid>` and the window as its
+//!   maximum age; restoring deletes the message it read, so a session is
+//!   restored once (a second node deleting it fails).
+//!
+//! Both streams are created on first use by the publishing task, with the
+//! window the server is configured with. (Sessions are not in a key-value
+//! bucket: async-nats creates buckets through an account query that NATS
+//! 2.9 answers in a shape it cannot read.)
+
+use crate::broker::Outgoing;
+use crate::subject::token;
+use async_nats::jetstream::{self, consumer, stream};
+use futures_util::StreamExt;
+use smol_str::SmolStr;
+use std::sync::Arc;
+use std::time::Duration;
+use switchyard_cluster::broker::BoxFuture;
+use switchyard_cluster::session_store::{
+    decode_packet, decode_session, encode_packet, encode_session,
+};
+use switchyard_cluster::{BrokerCounters, BrokerError, SessionStore};
+use switchyard_core::Sid;
+use switchyard_core::recovery::{LoggedPacket, RecoveredSession, SessionState, missed_after};
+use tokio::sync::mpsc;
+
+/// How long reading the packet stream may take.
+const READ_WAIT: Duration = Duration::from_secs(5);
+
+/// Names of the stream, the bucket and their subjects for one prefix.
+#[derive(Clone, Debug)]
+pub(crate) struct StoreNames {
+    prefix: String,
+}
+
+impl StoreNames {
+    pub fn new(prefix: &str) -> Self {
+        StoreNames {
+            prefix: token(prefix),
+        }
+    }
+    pub fn stream(&self) -> String {
+        format!("switchyard_{}_packets", self.prefix)
+    }
+    pub fn sessions_stream(&self) -> String {
+        format!("switchyard_{}_sessions", self.prefix)
+    }
+    pub fn packets_subject(&self, ns: &str) -> String {
+        format!("{}.{}.packets", self.prefix, token(ns))
+    }
+    pub fn session_subject(&self, ns: &str, pid: &str) -> String {
+        format!("{}.{}.sessions.{}", self.prefix, token(ns), token(pid))
+    }
+}
+
+/// The JetStream side of recovery.
+pub(crate) struct NatsStore {
+    pub names: StoreNames,
+    pub outgoing: mpsc::Sender<Outgoing>,
+    pub jetstream: jetstream::Context,
+    pub counters: Arc<BrokerCounters>,
+}
+
+/// The two streams.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kept {
+    Packets,
+    Sessions,
+}
+
+/// Creates a stream if needed (called by the publishing task before the
+/// first message for it, so that JetStream captures that message).
+pub(crate) async fn ensure_stream(
+    jetstream: &jetstream::Context,
+    names: &StoreNames,
+    kept: Kept,
+    keep: Duration,
+) -> Result<(), String> {
+    let config = match kept {
+        Kept::Packets => stream::Config {
+            name: names.stream(),
+            subjects: vec![format!("{}.*.packets", names.prefix)],
+            max_age: keep,
+            ..Default::default()
+        },
+        Kept::Sessions => stream::Config {
+            name: names.sessions_stream(),
+            subjects: vec![format!("{}.*.sessions.*", names.prefix)],
+            max_age: keep,
+            max_messages_per_subject: 1,
+            ..Default::default()
+        },
+    };
+    jetstream
+        .get_or_create_stream(config)
+        .await
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
+impl NatsStore {
+    fn queue(&self, entry: Outgoing) {
+        if self.outgoing.try_send(entry).is_err() {
+            self.counters.publish_failure();
+            tracing::warn!(broker = "nats", "publish queue full: recovery data dropped");
+        }
+    }
+}
+
+impl SessionStore for NatsStore {
+    fn append(&self, ns: &SmolStr, packet: &LoggedPacket, keep: Duration) {
+        self.queue(Outgoing::Keep {
+            kept: Kept::Packets,
+            subject: self.names.packets_subject(ns),
+            payload: encode_packet(packet),
+            keep,
+        });
+    }
+
+    fn save(&self, ns: &SmolStr, session: &SessionState, keep: Duration) {
+        self.queue(Outgoing::Keep {
+            kept: Kept::Sessions,
+            subject: self.names.session_subject(ns, &session.pid),
+            payload: encode_session(session),
+            keep,
+        });
+    }
+
+    fn restore(
+        &self,
+        ns: &SmolStr,
+        pid: &Sid,
+        offset: &str,
+        _keep: Duration,
+    ) -> BoxFuture<Result<Option<RecoveredSession>, BrokerError>> {
+        let session_subject = self.names.session_subject(ns, pid);
+        let packets_subject = self.names.packets_subject(ns);
+        let (jetstream, names) = (self.jetstream.clone(), self.names.clone());
+        let (ns, offset) = (ns.clone(), offset.to_owned());
+        Box::pin(async move {
+            let Ok(sessions) = jetstream.get_stream(names.sessions_stream()).await else {
+                return Ok(None);
+            };
+            let Ok(message) = sessions
+                .get_last_raw_message_by_subject(&session_subject)
+                .await
+            else {
+                return Ok(None);
+            };
+            // Taken by deleting it: a second node restoring it fails here.
+            if !matches!(sessions.delete_message(message.sequence).await, Ok(true)) {
+                return Ok(None);
+            }
+            let session = match decode_session(&message.payload) {
+                Ok(session) => session,
+                Err(e) => {
+                    tracing::warn!(broker = "nats", error = %e, "a malformed session in JetStream: skipped");
+                    return Ok(None);
+                }
+            };
+            let packets = read_packets(&jetstream, &names, &packets_subject, &ns)
+                .await
+                .map_err(BrokerError::Unavailable)?;
+            Ok(missed_after(&packets, &offset, &session.rooms)
+                .map(|missed| RecoveredSession { session, missed }))
+        })
+    }
+}
+
+/// Every packet of a namespace still in the stream, oldest first.
+async fn read_packets(
+    jetstream: &jetstream::Context,
+    names: &StoreNames,
+    subject: &str,
+    ns: &SmolStr,
+) -> Result<Vec<LoggedPacket>, String> {
+    let Ok(stream) = jetstream.get_stream(names.stream()).await else {
+        return Ok(Vec::new());
+    };
+    let consumer = stream
+        .create_consumer(consumer::pull::OrderedConfig {
+            filter_subject: subject.to_owned(),
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    let pending = consumer.cached_info().num_pending as usize;
+    let mut packets = Vec::with_capacity(pending);
+    if pending == 0 {
+        return Ok(packets);
+    }
+    let mut messages = consumer.messages().await.map_err(|e| e.to_string())?;
+    let read = async {
+        for _ in 0..pending {
+            let message = match messages.next().await {
+                Some(Ok(message)) => message,
+                Some(Err(e)) => return Err(e.to_string()),
+                None => break,
+            };
+            match decode_packet(&message.payload, ns) {
+                Ok(packet) => packets.push(packet),
+                Err(e) => {
+                    tracing::warn!(broker = "nats", error = %e, "a malformed packet in the recovery stream: skipped")
+                }
+            }
+        }
+        Ok(())
+    };
+    tokio::time::timeout(READ_WAIT, read)
+        .await
+        .map_err(|_| "reading the recovery stream timed out".to_owned())??;
+    Ok(packets)
+}

@@ -1,0 +1,516 @@
+//! `RedisBroker`: a publishing client and a subscribing client.
+//!
+//! RESP2 forbids publishing on a subscribed connection, hence two clients.
+//! fred's own listeners stop at the first lagged message, so this broker
+//! reads messages and connection events itself; it also restores the
+//! subscriptions after every reconnection.
+
+use crate::channels::{RedisFormat, Subscription, name, subscription};
+use crate::node_format::NodeFormat;
+use crate::store::RedisStore;
+use bytes::Bytes;
+use fred::clients::{Client, SubscriberClient};
+use fred::prelude::*;
+use fred::types::config::ReconnectPolicy;
+use fred::types::{ClusterHash, CustomCommand, Message, Value as RedisValue};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use switchyard_cluster::broker::BoxFuture;
+use switchyard_cluster::{
+    Broker, BrokerCounters, BrokerError, BrokerStats, Channel, Delivery, NativeFormat,
+    SessionStore, WireFormat,
+};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::mpsc;
+
+const OUTGOING_CAPACITY: usize = 16_384;
+const INCOMING_CAPACITY: usize = 8_192;
+/// fred's message ring (default 32); a lag there loses messages.
+const MESSAGE_RING: usize = 16_384;
+/// Publishes sent per pipeline (one round trip).
+const BATCH: usize = 256;
+/// How long closing waits for queued messages to go out.
+const FLUSH_WAIT: Duration = Duration::from_secs(2);
+
+fn command(name: &'static str) -> CustomCommand {
+    CustomCommand::new_static(name, ClusterHash::FirstKey, false)
+}
+
+/// An entry of the ordered publishing queue.
+pub(crate) enum Outgoing {
+    Message(String, Bytes),
+    /// A recoverable packet for a stream, trimmed to entries after `min_id` (ms).
+    Append {
+        key: String,
+        payload: Bytes,
+        min_id: u64,
+    },
+    /// A session kept for `ttl_ms`.
+    Save {
+        key: String,
+        payload: Bytes,
+        ttl_ms: u64,
+    },
+    /// Everything queued before has been sent.
+    Flushed(tokio::sync::oneshot::Sender<()>),
+}
+
+/// How to reach Redis.
+#[derive(Clone, Debug)]
+pub struct RedisConfig {
+    /// `redis://[user:password@]host[:port][/db]`, `rediss://` for TLS,
+    /// `redis-cluster://` for a cluster.
+    pub url: String,
+    /// Channel prefix (Node's `key`); clusters with different prefixes share a server.
+    pub prefix: String,
+    /// SPUBLISH/SSUBSCRIBE (sharded pub/sub, for Redis Cluster). Only with
+    /// [`RedisFormat::Switchyard`]: Node's sharded adapter speaks another
+    /// protocol, which this crate does not implement.
+    pub sharded: bool,
+    /// The wire format: Node's `@socket.io/redis-adapter` (the default, so
+    /// Node.js servers and emitters share the cluster) or Switchyard's own.
+    pub format: RedisFormat,
+    /// In the Node format, answer requests on the requester's own response
+    /// channel (Node's `publishOnSpecificResponseChannel`). Every server of
+    /// the cluster must agree on it.
+    pub specific_response_channel: bool,
+    /// Longest wait between reconnection attempts.
+    pub max_reconnect_delay: Duration,
+    /// How long a command may wait (during an outage, publishes fail after this).
+    pub command_timeout: Duration,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        RedisConfig {
+            url: "redis://127.0.0.1:6379".into(),
+            prefix: "socket.io".into(),
+            sharded: false,
+            format: RedisFormat::Node,
+            specific_response_channel: false,
+            max_reconnect_delay: Duration::from_secs(5),
+            command_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl RedisConfig {
+    /// The format of the channels, as this configuration chooses it.
+    pub fn wire_format(&self) -> Arc<dyn WireFormat> {
+        match self.format {
+            RedisFormat::Node => Arc::new(NodeFormat::new(
+                self.prefix.clone(),
+                self.specific_response_channel,
+            )),
+            RedisFormat::Switchyard => Arc::new(NativeFormat),
+        }
+    }
+}
+
+/// Why the broker (or an emitter) could not start.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot connect to Redis at {url}: {reason}")]
+pub struct RedisError {
+    url: String,
+    reason: String,
+}
+
+impl RedisError {
+    pub(crate) fn new(url: &str, reason: String) -> Self {
+        RedisError {
+            url: redact(url),
+            reason,
+        }
+    }
+}
+
+/// A fred client builder for `config`: reconnecting, at most once per
+/// command, no Nagle delay.
+pub(crate) fn builder(config: &RedisConfig) -> Result<Builder, RedisError> {
+    if config.sharded && config.format == RedisFormat::Node {
+        return Err(RedisError::new(
+            &config.url,
+            "sharded pub/sub needs the Switchyard format (Node's sharded adapter is not supported)"
+                .into(),
+        ));
+    }
+    let redis_config =
+        Config::from_url(&config.url).map_err(|e| RedisError::new(&config.url, e.to_string()))?;
+    let max_delay = config
+        .max_reconnect_delay
+        .as_millis()
+        .min(u128::from(u32::MAX)) as u32;
+    let mut builder = Builder::from_config(redis_config);
+    builder
+        // Without a policy a lost connection leaves commands hanging.
+        .set_policy(ReconnectPolicy::new_exponential(0, 100, max_delay, 2))
+        .with_performance_config(|p| {
+            p.broadcast_channel_capacity = MESSAGE_RING;
+            p.default_command_timeout = config.command_timeout;
+        })
+        .with_connection_config(|c| {
+            // A publish in flight when the connection drops is not sent
+            // again: at most once, never twice.
+            c.max_command_attempts = 1;
+            c.tcp.nodelay = Some(true);
+        });
+    Ok(builder)
+}
+
+/// A cluster broker on Redis pub/sub.
+pub struct RedisBroker {
+    subscriber: SubscriberClient,
+    publisher: Client,
+    config: RedisConfig,
+    counters: Arc<BrokerCounters>,
+    outgoing: mpsc::Sender<Outgoing>,
+    store: Arc<RedisStore>,
+    last_drop_warning: AtomicU64,
+    started: Instant,
+}
+
+impl RedisBroker {
+    /// Connects both clients; incoming messages arrive on the returned receiver.
+    pub async fn connect(
+        config: RedisConfig,
+    ) -> Result<(RedisBroker, mpsc::Receiver<Delivery>), RedisError> {
+        let fail = |reason: String| RedisError::new(&config.url, reason);
+        let builder = builder(&config)?;
+        let publisher = builder.build().map_err(|e| fail(e.to_string()))?;
+        let subscriber = builder
+            .build_subscriber_client()
+            .map_err(|e| fail(e.to_string()))?;
+        // Receivers before init: fred drops what no receiver is there for.
+        let messages = subscriber.message_rx();
+        let reconnects = subscriber.reconnect_rx();
+        let errors = subscriber.error_rx();
+        publisher.init().await.map_err(|e| fail(e.to_string()))?;
+        subscriber.init().await.map_err(|e| fail(e.to_string()))?;
+        tracing::info!(broker = "redis", url = %redact(&config.url), prefix = %config.prefix, sharded = config.sharded, format = ?config.format, "connected to Redis");
+
+        let counters = Arc::new(BrokerCounters::default());
+        let (incoming, deliveries) = mpsc::channel(INCOMING_CAPACITY);
+        tokio::spawn(forward(messages, incoming, counters.clone()));
+        tokio::spawn(watch(
+            subscriber.clone(),
+            reconnects,
+            errors,
+            counters.clone(),
+        ));
+        let (outgoing, queue) = mpsc::channel(OUTGOING_CAPACITY);
+        tokio::spawn(write(
+            publisher.clone(),
+            queue,
+            counters.clone(),
+            config.sharded,
+        ));
+        let store = Arc::new(RedisStore {
+            prefix: config.prefix.clone(),
+            outgoing: outgoing.clone(),
+            client: publisher.clone(),
+            counters: counters.clone(),
+        });
+        let broker = RedisBroker {
+            subscriber,
+            publisher,
+            config,
+            counters,
+            outgoing,
+            store,
+            last_drop_warning: AtomicU64::new(0),
+            started: Instant::now(),
+        };
+        Ok((broker, deliveries))
+    }
+}
+
+/// Hands every message to the cluster; counts what fred's ring lost.
+async fn forward(
+    mut messages: tokio::sync::broadcast::Receiver<Message>,
+    incoming: mpsc::Sender<Delivery>,
+    counters: Arc<BrokerCounters>,
+) {
+    loop {
+        match messages.recv().await {
+            Ok(message) => {
+                let payload = message.value.into_bytes().unwrap_or_default();
+                let delivery = Delivery {
+                    channel: message.channel.to_string(),
+                    payload,
+                };
+                if incoming.send(delivery).await.is_err() {
+                    return;
+                }
+            }
+            Err(RecvError::Lagged(n)) => {
+                counters.lost(n);
+                tracing::warn!(
+                    broker = "redis",
+                    lost = n,
+                    "the subscriber fell behind: messages lost"
+                );
+            }
+            Err(RecvError::Closed) => return,
+        }
+    }
+}
+
+/// Counts outages and recoveries, and resubscribes after each reconnection.
+async fn watch(
+    subscriber: SubscriberClient,
+    mut reconnects: tokio::sync::broadcast::Receiver<Server>,
+    mut errors: tokio::sync::broadcast::Receiver<(Error, Option<Server>)>,
+    counters: Arc<BrokerCounters>,
+) {
+    // The first reconnect event is the initial connection.
+    let up = AtomicBool::new(false);
+    loop {
+        tokio::select! {
+            event = reconnects.recv() => match event {
+                Ok(server) => {
+                    if up.swap(true, Ordering::AcqRel) {
+                        continue;
+                    }
+                    if counters.snapshot().outages > counters.snapshot().recoveries {
+                        match subscriber.resubscribe_all().await {
+                            Ok(()) => {
+                                counters.recovery();
+                                tracing::info!(broker = "redis", %server, "reconnected to Redis; subscriptions restored");
+                            }
+                            Err(e) => tracing::warn!(broker = "redis", error = %e, "resubscribing failed"),
+                        }
+                    }
+                }
+                Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => return,
+            },
+            event = errors.recv() => match event {
+                Ok((error, _)) => {
+                    if up.swap(false, Ordering::AcqRel) {
+                        counters.outage();
+                        tracing::warn!(broker = "redis", %error, "connection to Redis lost; reconnecting (local delivery goes on)");
+                    } else {
+                        tracing::debug!(broker = "redis", %error, "reconnection attempt failed");
+                    }
+                }
+                Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => return,
+            },
+        }
+    }
+}
+
+/// Publishes queued messages in order, a pipeline per batch.
+async fn write(
+    publisher: Client,
+    mut queue: mpsc::Receiver<Outgoing>,
+    counters: Arc<BrokerCounters>,
+    sharded: bool,
+) {
+    let mut batch = Vec::with_capacity(BATCH);
+    while queue.recv_many(&mut batch, BATCH).await > 0 {
+        let pipeline = publisher.pipeline();
+        let mut flushed = Vec::new();
+        for entry in batch.drain(..) {
+            let queued: Result<(), Error> = match entry {
+                Outgoing::Message(channel, payload) if sharded => {
+                    pipeline.spublish(channel, payload).await
+                }
+                Outgoing::Message(channel, payload) => pipeline.publish(channel, payload).await,
+                Outgoing::Append {
+                    key,
+                    payload,
+                    min_id,
+                } => {
+                    let args: Vec<RedisValue> = vec![
+                        key.into(),
+                        "MINID".into(),
+                        "~".into(),
+                        min_id.to_string().into(),
+                        "*".into(),
+                        "m".into(),
+                        payload.into(),
+                    ];
+                    pipeline.custom(command("XADD"), args).await
+                }
+                Outgoing::Save {
+                    key,
+                    payload,
+                    ttl_ms,
+                } => {
+                    let args: Vec<RedisValue> = vec![
+                        key.into(),
+                        payload.into(),
+                        "PX".into(),
+                        ttl_ms.to_string().into(),
+                    ];
+                    pipeline.custom(command("SET"), args).await
+                }
+                Outgoing::Flushed(done) => {
+                    flushed.push(done);
+                    continue;
+                }
+            };
+            if let Err(e) = queued {
+                counters.publish_failure();
+                tracing::debug!(broker = "redis", error = %e, "publish not queued");
+            }
+        }
+        let failed = pipeline
+            .try_all::<RedisValue>()
+            .await
+            .iter()
+            .filter(|r| r.is_err())
+            .count();
+        if failed > 0 {
+            for _ in 0..failed {
+                counters.publish_failure();
+            }
+            tracing::warn!(
+                broker = "redis",
+                failed,
+                "publishes failed (Redis unreachable?)"
+            );
+        }
+        for done in flushed {
+            let _ = done.send(());
+        }
+    }
+}
+
+impl RedisBroker {
+    /// (S|P)SUBSCRIBE or (S|P)UNSUBSCRIBE, as the mode and format want.
+    fn change_subscriptions(
+        &self,
+        channels: Vec<Channel>,
+        subscribe: bool,
+    ) -> BoxFuture<Result<(), BrokerError>> {
+        let (mut names, mut patterns) = (Vec::new(), Vec::new());
+        for channel in &channels {
+            match subscription(&self.config.prefix, self.config.format, channel) {
+                Subscription::Channel(name) => names.push(name),
+                Subscription::Pattern(pattern) => patterns.push(pattern),
+            }
+        }
+        let subscriber = self.subscriber.clone();
+        let sharded = self.config.sharded;
+        Box::pin(async move {
+            let unavailable = |e: Error| BrokerError::Unavailable(e.to_string());
+            if !patterns.is_empty() {
+                if sharded {
+                    return Err(BrokerError::Refused(
+                        "sharded pub/sub has no patterns".into(),
+                    ));
+                }
+                let result = if subscribe {
+                    subscriber.psubscribe(patterns).await
+                } else {
+                    subscriber.punsubscribe(patterns).await
+                };
+                result.map_err(unavailable)?;
+            }
+            if names.is_empty() {
+                return Ok(());
+            }
+            let result = match (subscribe, sharded) {
+                (true, false) => subscriber.subscribe(names).await,
+                (true, true) => subscriber.ssubscribe(names).await,
+                (false, false) => subscriber.unsubscribe(names).await,
+                (false, true) => subscriber.sunsubscribe(names).await,
+            };
+            result.map_err(unavailable)
+        })
+    }
+}
+
+pub(crate) fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://***{}", &url[..scheme], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl Broker for RedisBroker {
+    fn kind(&self) -> &'static str {
+        "redis"
+    }
+
+    fn publish(&self, channel: &Channel, payload: Bytes) {
+        if self
+            .outgoing
+            .try_send(Outgoing::Message(
+                name(&self.config.prefix, self.config.format, channel),
+                payload,
+            ))
+            .is_err()
+        {
+            self.counters.publish_failure();
+            let now = self.started.elapsed().as_secs();
+            if self.last_drop_warning.swap(now, Ordering::Relaxed) != now {
+                tracing::warn!(
+                    broker = "redis",
+                    dropped = self.counters.snapshot().publish_failures,
+                    "publish queue full: message dropped"
+                );
+            }
+        }
+    }
+
+    fn subscribe(&self, channels: Vec<Channel>) -> BoxFuture<Result<(), BrokerError>> {
+        self.change_subscriptions(channels, true)
+    }
+
+    fn unsubscribe(&self, channels: Vec<Channel>) -> BoxFuture<Result<(), BrokerError>> {
+        self.change_subscriptions(channels, false)
+    }
+
+    fn stats(&self) -> BrokerStats {
+        self.counters.snapshot()
+    }
+
+    fn subscriber_count(&self, channel: &Channel) -> BoxFuture<Result<usize, BrokerError>> {
+        let channel = name(&self.config.prefix, self.config.format, channel);
+        let publisher = self.publisher.clone();
+        let sharded = self.config.sharded;
+        Box::pin(async move {
+            // [channel, count]
+            let reply: Result<Vec<fred::types::Value>, Error> = if sharded {
+                publisher.pubsub_shardnumsub(channel).await
+            } else {
+                publisher.pubsub_numsub(channel).await
+            };
+            let reply = reply.map_err(|e| BrokerError::Unavailable(e.to_string()))?;
+            reply
+                .get(1)
+                .and_then(fred::types::Value::as_u64)
+                .map(|n| n as usize)
+                .ok_or_else(|| BrokerError::Refused(format!("unexpected NUMSUB reply {reply:?}")))
+        })
+    }
+
+    fn wire_format(&self) -> Arc<dyn WireFormat> {
+        self.config.wire_format()
+    }
+
+    fn session_store(&self) -> Option<Arc<dyn SessionStore>> {
+        Some(self.store.clone())
+    }
+
+    fn close(&self) -> BoxFuture<()> {
+        let subscriber = self.subscriber.clone();
+        let publisher = self.publisher.clone();
+        let outgoing = self.outgoing.clone();
+        Box::pin(async move {
+            // Queued messages (a goodbye to the cluster) go out first.
+            let (done, flushed) = tokio::sync::oneshot::channel();
+            if outgoing.send(Outgoing::Flushed(done)).await.is_ok() {
+                let _ = tokio::time::timeout(FLUSH_WAIT, flushed).await;
+            }
+            let _ = subscriber.quit().await;
+            let _ = publisher.quit().await;
+        })
+    }
+}

@@ -1,0 +1,20 @@
+//! A Switchyard cluster [`Broker`](switchyard_cluster::Broker) on Redis
+//! pub/sub, with fred.
+//!
+//! Classic mode uses PUBLISH/SUBSCRIBE; sharded mode uses
+//! SPUBLISH/SSUBSCRIBE for Redis Cluster. Broadcasts to a single room go to
+//! a room channel that only nodes with members in the room subscribe to
+//! (see [`channels`]). The clients reconnect on their own, subscriptions
+//! are restored after each reconnection, and outages, recoveries and
+//! dropped messages are logged and counted.
+
+mod broker;
+pub mod channels;
+mod emitter;
+pub mod node_format;
+mod store;
+
+pub use broker::{RedisBroker, RedisConfig, RedisError};
+pub use channels::RedisFormat;
+pub use emitter::{Emitter, EmitterError};
+pub use node_format::NodeFormat;

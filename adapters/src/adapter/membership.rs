@@ -1,0 +1,107 @@
+//! Who else serves the namespace: heartbeats and silent nodes (heartbeat
+//! membership), or the broker's count of subscribers (Node's Redis format).
+
+use super::AdapterInner;
+use crate::broker::{Channel, NodeId};
+use crate::format::{Destination, Membership};
+use crate::message::Body;
+use crate::requests::Expected;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+/// Sends heartbeats when nothing else was said, and drops silent nodes.
+pub(super) async fn heartbeat(weak: std::sync::Weak<AdapterInner>) {
+    let interval = weak.upgrade().map_or(Duration::from_secs(1), |i| {
+        i.cluster.config.heartbeat_interval
+    });
+    let mut ticker = tokio::time::interval(interval.min(Duration::from_secs(1)));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let Some(inner) = weak.upgrade() else { return };
+        if inner.closed.load(Ordering::Acquire) {
+            return;
+        }
+        let config = &inner.cluster.config;
+        if inner.last_broadcast.lock().elapsed() >= config.heartbeat_interval {
+            inner.send(Destination::Everyone, Body::Heartbeat);
+        }
+        inner.announce_address(false);
+        let silent: Vec<NodeId> = inner
+            .nodes
+            .lock()
+            .iter()
+            .filter(|(_, seen)| seen.elapsed() > config.heartbeat_timeout)
+            .map(|(uid, _)| uid.clone())
+            .collect();
+        for uid in silent {
+            tracing::warn!(ns = %inner.ns, node = %uid, "node silent past the heartbeat timeout: dropped");
+            inner.remove_node(&uid);
+        }
+    }
+}
+
+impl AdapterInner {
+    pub(super) fn remove_node(&self, uid: &NodeId) {
+        if self.nodes.lock().remove(uid).is_some() {
+            self.requests.node_gone(uid);
+            self.forget_presence(uid);
+            self.cluster.directory.forget(uid);
+        }
+    }
+
+    /// The main namespace's adapter tells every node where this node
+    /// listens, once per heartbeat interval (or now, with `now`).
+    pub(super) fn announce_address(&self, now: bool) {
+        let Some(address) = &self.cluster.config.advertise else {
+            return;
+        };
+        if self.ns != "/" {
+            return;
+        }
+        {
+            let mut last = self.last_announce.lock();
+            if !now && last.elapsed() < self.cluster.config.heartbeat_interval {
+                return;
+            }
+            *last = std::time::Instant::now();
+        }
+        self.send(
+            Destination::Everyone,
+            Body::NodeAddress {
+                tag: self.cluster.tag.clone(),
+                address: address.clone(),
+            },
+        );
+    }
+
+    /// The answers a request to every other node expects.
+    pub(super) async fn expected(&self) -> Expected {
+        match self.cluster.format.membership() {
+            Membership::Heartbeat => Expected::Nodes(self.nodes.lock().keys().cloned().collect()),
+            Membership::RequestSubscribers => {
+                Expected::Count(self.server_count().await.saturating_sub(1))
+            }
+        }
+    }
+
+    pub(super) async fn server_count(&self) -> usize {
+        match self.cluster.format.membership() {
+            Membership::Heartbeat => 1 + self.nodes.lock().len(),
+            Membership::RequestSubscribers => {
+                match self
+                    .cluster
+                    .broker
+                    .subscriber_count(&Channel::Requests(self.ns.clone()))
+                    .await
+                {
+                    Ok(count) => count.max(1),
+                    Err(e) => {
+                        tracing::warn!(ns = %self.ns, error = %e, "cannot count the servers: counting this one only");
+                        1
+                    }
+                }
+            }
+        }
+    }
+}

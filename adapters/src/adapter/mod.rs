@@ -1,0 +1,429 @@
+//! `ClusterAdapter`: the Adapter of one namespace across the cluster.
+//!
+//! Every operation is applied locally through [`LocalAdapter`] and, unless
+//! `local` is set, sent to the other nodes, which apply it to their own
+//! sockets. Requests (fetch, server-side emit, acknowledged broadcasts) go
+//! to every node; answers come back to the requesting node. Where each
+//! message goes and how it looks is the broker's [`WireFormat`]'s choice;
+//! so is how nodes are counted (heartbeats, or the broker's count of
+//! subscribers).
+
+use crate::broker::{Channel, NodeId};
+use crate::cluster::{ClusterShared, random_id};
+use crate::format::{Destination, Membership};
+use crate::message::{Body, ClusterMessage, RequestId};
+use crate::recent_joins::RecentJoins;
+use crate::requests::{Expected, Requests};
+use parking_lot::Mutex;
+use smol_str::SmolStr;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use switchyard_core::adapter::{
+    AckCollector, AckEvent, AdapterError, BoxFuture, BroadcastAckFuture, Partial, ServerSideAck,
+};
+use switchyard_core::presence::PresenceTable;
+use switchyard_core::protocol::Packet;
+use switchyard_core::recovery::{RecoveredSession, SessionState};
+use switchyard_core::{
+    Adapter, BroadcastOptions, LocalAdapter, Room, Sid, SocketInfo, Value, WeakNamespace,
+};
+use tokio::sync::oneshot;
+
+mod incoming;
+mod membership;
+mod presence;
+mod recovery;
+
+use membership::heartbeat;
+
+/// The adapter of one namespace in a cluster.
+pub struct ClusterAdapter(pub(crate) Arc<AdapterInner>);
+
+pub(crate) struct AdapterInner {
+    ns: SmolStr,
+    namespace: WeakNamespace,
+    local: LocalAdapter,
+    cluster: Arc<ClusterShared>,
+    /// Other nodes, with when they were last heard from (heartbeat membership).
+    nodes: Mutex<HashMap<NodeId, Instant>>,
+    requests: Requests,
+    /// When this node last sent to every node (which counts as a heartbeat).
+    last_broadcast: Mutex<Instant>,
+    /// Where the format sends heartbeats.
+    heartbeat_channel: Channel,
+    /// When this node last told where it listens.
+    last_announce: Mutex<Instant>,
+    /// Rooms this node just asked every node to join.
+    recent_joins: RecentJoins,
+    /// Rooms held by sessions kept here for recovery, by private session id.
+    pins: Mutex<HashMap<Sid, Vec<Room>>>,
+    closed: AtomicBool,
+}
+
+impl ClusterAdapter {
+    pub(crate) fn start(
+        cluster: Arc<ClusterShared>,
+        ns: SmolStr,
+        namespace: WeakNamespace,
+    ) -> ClusterAdapter {
+        let beat = ClusterMessage {
+            uid: cluster.uid.clone(),
+            nsp: ns.clone(),
+            body: Body::Heartbeat,
+        };
+        let heartbeat_channel = cluster
+            .format
+            .encode(&beat, Destination::Everyone)
+            .map_or_else(|| Channel::Namespace(ns.clone()), |(channel, _)| channel);
+        let inner = Arc::new(AdapterInner {
+            heartbeat_channel,
+            local: LocalAdapter::new(namespace.clone()),
+            namespace,
+            cluster: cluster.clone(),
+            nodes: Mutex::new(HashMap::new()),
+            requests: Requests::default(),
+            last_broadcast: Mutex::new(Instant::now()),
+            last_announce: Mutex::new(Instant::now()),
+            recent_joins: RecentJoins::default(),
+            pins: Mutex::new(HashMap::new()),
+            closed: AtomicBool::new(false),
+            ns,
+        });
+        let (subscribed, confirmed) = oneshot::channel();
+        cluster.subscribe(
+            cluster.format.channels(&inner.ns, &cluster.uid),
+            Some(subscribed),
+        );
+        // Heartbeats run in every format: in Node's they go to the channel
+        // only Switchyard nodes hear, for presence.
+        let weak = Arc::downgrade(&inner);
+        cluster.runtime.spawn(async move {
+            // Announce ourselves once we can hear the answers.
+            let _ = confirmed.await;
+            if let Some(inner) = weak.upgrade() {
+                inner.send(Destination::Everyone, Body::InitialHeartbeat);
+                inner.announce_address(true);
+            }
+            heartbeat(weak).await;
+        });
+        ClusterAdapter(inner)
+    }
+
+    /// The other nodes currently known (heartbeat membership).
+    pub fn nodes(&self) -> Vec<NodeId> {
+        self.0.nodes.lock().keys().cloned().collect()
+    }
+}
+
+impl AdapterInner {
+    /// Sends a message through the format. What goes to every node also
+    /// counts as a heartbeat.
+    fn send(&self, to: Destination<'_>, body: Body) {
+        let message = ClusterMessage {
+            uid: self.cluster.uid.clone(),
+            nsp: self.ns.clone(),
+            body,
+        };
+        let Some((channel, bytes)) = self.cluster.format.encode(&message, to) else {
+            return;
+        };
+        // What goes where heartbeats go counts as one.
+        if channel == self.heartbeat_channel {
+            *self.last_broadcast.lock() = Instant::now();
+        }
+        self.cluster.broker.publish(&channel, bytes);
+    }
+
+    /// The channels of rooms, for formats that subscribe to rooms one by one.
+    fn room_channels(&self, rooms: impl IntoIterator<Item = Room>) -> Vec<Channel> {
+        if !self.cluster.format.subscribes_rooms() {
+            return Vec::new();
+        }
+        rooms
+            .into_iter()
+            .map(|room| Channel::Room {
+                ns: self.ns.clone(),
+                room,
+            })
+            .collect()
+    }
+
+    /// Sends a request to every node and gathers the answers until all are
+    /// in or `timeout` passes.
+    async fn gather(
+        &self,
+        body_for: impl FnOnce(RequestId) -> Body,
+        local: Vec<SocketInfo>,
+        timeout: Duration,
+    ) -> (Vec<SocketInfo>, Vec<Value>, usize) {
+        let id = random_id();
+        let done = self
+            .requests
+            .gather(id.clone(), self.expected().await, local);
+        self.send(Destination::Everyone, body_for(id.clone()));
+        let _ = tokio::time::timeout(timeout, done).await;
+        let gathered = self.requests.finish(&id);
+        if gathered.missing > 0 {
+            tracing::warn!(ns = %self.ns, missing = gathered.missing, "request timed out: partial results");
+        }
+        (gathered.sockets, gathered.values, gathered.missing)
+    }
+}
+
+impl Adapter for ClusterAdapter {
+    fn add_all(&self, sid: &Sid, rooms: &[Room]) {
+        let created = self.0.local.add_all_tracked(sid, rooms);
+        if !created.is_empty() {
+            self.0
+                .cluster
+                .subscribe(self.0.room_channels(created), None);
+        }
+    }
+
+    fn del(&self, sid: &Sid, room: &Room) {
+        if self.0.local.del_tracked(sid, room) {
+            self.0
+                .cluster
+                .unsubscribe(self.0.room_channels([room.clone()]));
+        }
+    }
+
+    fn del_all(&self, sid: &Sid) {
+        let mut deleted = self.0.local.del_all_tracked(sid);
+        // A session kept for recovery still listens to its rooms.
+        deleted.retain(|room| !self.0.pinned(room));
+        if !deleted.is_empty() {
+            self.0.cluster.unsubscribe(self.0.room_channels(deleted));
+        }
+    }
+
+    fn socket_rooms(&self, sid: &Sid) -> Vec<Room> {
+        self.0.local.socket_rooms(sid)
+    }
+
+    fn rooms(&self) -> Vec<Room> {
+        self.0.local.rooms()
+    }
+
+    fn broadcast(&self, packet: Packet, opts: &BroadcastOptions) {
+        if !opts.flags.local {
+            let body = Body::Broadcast {
+                packet: packet.clone(),
+                opts: opts.clone(),
+                request_id: None,
+            };
+            // Only nodes with members in a room listen to its channel.
+            self.0
+                .send(self.0.recent_joins.destination(&opts.rooms), body);
+        }
+        self.0.local.broadcast(packet, opts);
+    }
+
+    fn broadcast_with_ack(
+        &self,
+        packet: Packet,
+        opts: &BroadcastOptions,
+        timeout: Duration,
+    ) -> BroadcastAckFuture {
+        if opts.flags.local {
+            return self.0.local.broadcast_with_ack(packet, opts, timeout);
+        }
+        let id = random_id();
+        let heartbeat = self.0.cluster.format.membership() == Membership::Heartbeat;
+        let (collector, sink) = if heartbeat {
+            let nodes: std::collections::HashSet<NodeId> =
+                self.0.nodes.lock().keys().cloned().collect();
+            let pair = AckCollector::new(nodes.len() + 1);
+            self.0
+                .requests
+                .acks(id.clone(), Expected::Nodes(nodes), pair.1.clone());
+            pair
+        } else {
+            // Node's way: send first, count the servers after.
+            let pair = AckCollector::counting_later();
+            self.0
+                .requests
+                .acks(id.clone(), Expected::Count(usize::MAX), pair.1.clone());
+            pair
+        };
+        // Every node must report its count, members or not: everyone.
+        self.0.send(
+            Destination::Everyone,
+            Body::Broadcast {
+                packet: packet.clone(),
+                opts: opts.clone(),
+                request_id: Some(id.clone()),
+            },
+        );
+        let count = self.0.local.broadcast_with_ack_to(packet, opts, &sink);
+        let _ = sink.send(AckEvent::ClientCount(count));
+        let inner = self.0.clone();
+        Box::pin(async move {
+            if !heartbeat {
+                let _ = sink.send(AckEvent::Servers(inner.server_count().await));
+            }
+            drop(sink);
+            let result = collector.collect(timeout).await;
+            inner.requests.forget(&id);
+            result
+        })
+    }
+
+    fn fetch_sockets(
+        &self,
+        opts: &BroadcastOptions,
+    ) -> BoxFuture<Result<Partial<Vec<SocketInfo>>, AdapterError>> {
+        let local = self.0.local.fetch_local(opts);
+        if opts.flags.local {
+            return Box::pin(async move {
+                Ok(Partial {
+                    items: local,
+                    missing: 0,
+                })
+            });
+        }
+        let inner = self.0.clone();
+        let opts = opts.clone();
+        let timeout = opts
+            .flags
+            .timeout
+            .unwrap_or(inner.cluster.config.request_timeout);
+        Box::pin(async move {
+            let (sockets, _, missing) = inner
+                .gather(
+                    |request_id| Body::FetchSockets { opts, request_id },
+                    local,
+                    timeout,
+                )
+                .await;
+            Ok(Partial {
+                items: sockets,
+                missing,
+            })
+        })
+    }
+
+    fn add_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]) {
+        if !opts.flags.local {
+            self.0.recent_joins.joined(rooms);
+            self.0.send(
+                Destination::Everyone,
+                Body::SocketsJoin {
+                    opts: opts.clone(),
+                    rooms: rooms.to_vec(),
+                },
+            );
+        }
+        self.0.local.add_sockets(opts, rooms);
+    }
+
+    fn del_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]) {
+        if !opts.flags.local {
+            self.0.send(
+                Destination::Everyone,
+                Body::SocketsLeave {
+                    opts: opts.clone(),
+                    rooms: rooms.to_vec(),
+                },
+            );
+        }
+        self.0.local.del_sockets(opts, rooms);
+    }
+
+    fn disconnect_sockets(&self, opts: &BroadcastOptions, close: bool) {
+        if !opts.flags.local {
+            self.0.send(
+                Destination::Everyone,
+                Body::DisconnectSockets {
+                    opts: opts.clone(),
+                    close,
+                },
+            );
+        }
+        self.0.local.disconnect_sockets(opts, close);
+    }
+
+    fn server_side_emit(
+        &self,
+        event: &str,
+        args: Vec<Value>,
+        ack_timeout: Option<Duration>,
+    ) -> BoxFuture<Result<Partial<Vec<ServerSideAck>>, AdapterError>> {
+        let event = event.to_owned();
+        let Some(timeout) = ack_timeout else {
+            self.0.send(
+                Destination::Everyone,
+                Body::ServerSideEmit {
+                    event,
+                    args,
+                    request_id: None,
+                },
+            );
+            return Box::pin(async {
+                Ok(Partial {
+                    items: Vec::new(),
+                    missing: 0,
+                })
+            });
+        };
+        let inner = self.0.clone();
+        Box::pin(async move {
+            let body = |request_id| Body::ServerSideEmit {
+                event,
+                args,
+                request_id: Some(request_id),
+            };
+            let (_, values, missing) = inner.gather(body, Vec::new(), timeout).await;
+            Ok(Partial {
+                items: values,
+                missing,
+            })
+        })
+    }
+
+    fn broadcast_recoverable(&self, packet: Packet, opts: &BroadcastOptions, offset: SmolStr) {
+        self.0.broadcast_recoverable(packet, opts, offset);
+    }
+
+    fn presence_change(&self, user: &SmolStr, joined: bool) {
+        self.0.presence_change(user, joined);
+    }
+
+    fn presence(&self) -> Option<&PresenceTable> {
+        Some(self.0.local.presence_table())
+    }
+
+    fn persist_session(&self, session: SessionState, keep: Duration) {
+        self.0.persist_session(session, keep);
+    }
+
+    fn restore_session(
+        &self,
+        pid: Sid,
+        offset: SmolStr,
+        keep: Duration,
+    ) -> BoxFuture<Option<RecoveredSession>> {
+        Box::pin(self.0.clone().restore_session(pid, offset, keep))
+    }
+
+    fn server_count(&self) -> BoxFuture<usize> {
+        let inner = self.0.clone();
+        Box::pin(async move { inner.server_count().await })
+    }
+
+    fn close(&self) -> BoxFuture<()> {
+        let inner = self.0.clone();
+        Box::pin(async move {
+            if inner.closed.swap(true, Ordering::AcqRel) {
+                return;
+            }
+            inner.send(Destination::Everyone, Body::AdapterClose);
+            inner.cluster.forget(&inner.ns);
+            let mut channels = inner.cluster.format.channels(&inner.ns, &inner.cluster.uid);
+            channels.extend(inner.room_channels(inner.local.rooms()));
+            inner.cluster.unsubscribe(channels);
+        })
+    }
+}

@@ -1,0 +1,260 @@
+//! `Cluster`: one node's place in the cluster, shared by all its namespaces.
+//!
+//! It owns the broker connection, reads every incoming message once,
+//! decodes it and hands it to the adapter of its namespace, and applies
+//! subscription changes in order. It is the server's adapter factory.
+
+use crate::adapter::{AdapterInner, ClusterAdapter};
+use crate::broker::{Broker, Channel, Delivery, NodeId};
+use crate::directory::Directory;
+use crate::format::WireFormat;
+use crate::session_store::SessionStore;
+use parking_lot::RwLock;
+use smol_str::SmolStr;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+use switchyard_core::engine::SessionRouter;
+use switchyard_core::{Adapter, AdapterFactory, WeakNamespace};
+use tokio::runtime::Handle;
+use tokio::sync::{mpsc, oneshot};
+
+/// Cluster settings, with the defaults of Node's `ClusterAdapterWithHeartbeat`.
+#[derive(Clone, Debug)]
+pub struct ClusterConfig {
+    /// How often a node says it is alive. Default 5 s.
+    pub heartbeat_interval: Duration,
+    /// Silence after which a node is dropped. Default 10 s.
+    pub heartbeat_timeout: Duration,
+    /// How long requests (fetch_sockets, server-side emits) wait. Default 5 s.
+    pub request_timeout: Duration,
+    /// A label for this node in logs (`--node-id`).
+    pub node_label: Option<String>,
+    /// The address (`host:port`) other nodes reach this one at, to forward
+    /// requests for its sessions (load balancers without sticky sessions).
+    /// Default none: requests for other nodes' sessions are refused.
+    pub advertise: Option<String>,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig {
+            heartbeat_interval: Duration::from_secs(5),
+            heartbeat_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(5),
+            node_label: None,
+            advertise: None,
+        }
+    }
+}
+
+/// This node in the cluster. Pass it to the server as its adapter factory:
+/// every namespace gets a [`ClusterAdapter`] over the same broker.
+#[derive(Clone)]
+pub struct Cluster(pub(crate) Arc<ClusterShared>);
+
+pub(crate) struct ClusterShared {
+    pub uid: NodeId,
+    pub config: ClusterConfig,
+    pub broker: Arc<dyn Broker>,
+    pub format: Arc<dyn WireFormat>,
+    /// The suffix of this node's session ids.
+    pub tag: SmolStr,
+    /// Where the other nodes listen.
+    pub directory: Directory,
+    /// Where recovery data is kept, when the broker can keep data.
+    pub store: Option<Arc<dyn SessionStore>>,
+    pub runtime: Handle,
+    adapters: RwLock<HashMap<SmolStr, Weak<AdapterInner>>>,
+    subscriptions: mpsc::UnboundedSender<SubscriptionChange>,
+    skipped: AtomicU64,
+}
+
+pub(crate) enum SubscriptionChange {
+    Subscribe(Vec<Channel>, Option<oneshot::Sender<bool>>),
+    Unsubscribe(Vec<Channel>),
+}
+
+impl Cluster {
+    /// Joins the cluster through `broker`, whose incoming messages arrive on
+    /// `incoming`. Must be called inside a tokio runtime.
+    pub fn new(
+        broker: Arc<dyn Broker>,
+        incoming: mpsc::Receiver<Delivery>,
+        config: ClusterConfig,
+    ) -> Cluster {
+        let (subscriptions, changes) = mpsc::unbounded_channel();
+        let uid = random_id();
+        let shared = Arc::new(ClusterShared {
+            tag: SmolStr::new(&uid[..8]),
+            directory: Directory::default(),
+            uid,
+            config,
+            format: broker.wire_format(),
+            store: broker.session_store(),
+            broker,
+            runtime: Handle::current(),
+            adapters: RwLock::new(HashMap::new()),
+            subscriptions,
+            skipped: AtomicU64::new(0),
+        });
+        tracing::info!(
+            node = %shared.uid,
+            label = shared.config.node_label.as_deref().unwrap_or(""),
+            broker = shared.broker.kind(),
+            format = shared.format.name(),
+            "joined the cluster"
+        );
+        tokio::spawn(apply_subscriptions(shared.broker.clone(), changes));
+        tokio::spawn(dispatch(Arc::downgrade(&shared), incoming));
+        Cluster(shared)
+    }
+
+    /// This node's id.
+    pub fn uid(&self) -> &NodeId {
+        &self.0.uid
+    }
+
+    /// The broker.
+    pub fn broker(&self) -> &Arc<dyn Broker> {
+        &self.0.broker
+    }
+
+    /// The wire format of the broker's channels.
+    pub fn format(&self) -> &Arc<dyn WireFormat> {
+        &self.0.format
+    }
+
+    /// Incoming messages skipped because they were malformed or foreign.
+    pub fn skipped_messages(&self) -> u64 {
+        self.0.skipped.load(Ordering::Relaxed)
+    }
+}
+
+/// Forwards requests for other nodes' sessions (see [`ClusterConfig::advertise`]).
+impl SessionRouter for Cluster {
+    fn tag(&self) -> &str {
+        &self.0.tag
+    }
+
+    fn owner(&self, tag: &str) -> Option<String> {
+        self.0
+            .directory
+            .address(tag, self.0.config.heartbeat_timeout)
+    }
+}
+
+impl AdapterFactory for Cluster {
+    fn create(&self, name: &SmolStr, ns: WeakNamespace) -> Arc<dyn Adapter> {
+        let adapter = ClusterAdapter::start(self.0.clone(), name.clone(), ns);
+        self.0
+            .adapters
+            .write()
+            .insert(name.clone(), Arc::downgrade(&adapter.0));
+        Arc::new(adapter)
+    }
+}
+
+impl ClusterShared {
+    pub fn subscribe(&self, channels: Vec<Channel>, done: Option<oneshot::Sender<bool>>) {
+        if channels.is_empty() {
+            if let Some(done) = done {
+                let _ = done.send(true);
+            }
+            return;
+        }
+        let _ = self
+            .subscriptions
+            .send(SubscriptionChange::Subscribe(channels, done));
+    }
+
+    pub fn unsubscribe(&self, channels: Vec<Channel>) {
+        if channels.is_empty() {
+            return;
+        }
+        let _ = self
+            .subscriptions
+            .send(SubscriptionChange::Unsubscribe(channels));
+    }
+
+    pub fn forget(&self, ns: &SmolStr) {
+        self.adapters.write().remove(ns);
+    }
+}
+
+/// Applies subscription changes one after the other, so that a quick
+/// join-leave-join of a room ends subscribed.
+async fn apply_subscriptions(
+    broker: Arc<dyn Broker>,
+    mut changes: mpsc::UnboundedReceiver<SubscriptionChange>,
+) {
+    while let Some(change) = changes.recv().await {
+        match change {
+            SubscriptionChange::Subscribe(channels, done) => {
+                let result = broker.subscribe(channels.clone()).await;
+                if let Err(e) = &result {
+                    tracing::warn!(broker = broker.kind(), error = %e, ?channels, "subscription failed; the broker resubscribes when it reconnects");
+                }
+                if let Some(done) = done {
+                    let _ = done.send(result.is_ok());
+                }
+            }
+            SubscriptionChange::Unsubscribe(channels) => {
+                if let Err(e) = broker.unsubscribe(channels.clone()).await {
+                    tracing::debug!(broker = broker.kind(), error = %e, ?channels, "unsubscription failed");
+                }
+            }
+        }
+    }
+}
+
+/// Reads incoming messages in order and hands each to its namespace.
+async fn dispatch(shared: Weak<ClusterShared>, mut incoming: mpsc::Receiver<Delivery>) {
+    while let Some(delivery) = incoming.recv().await {
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        let message = match shared.format.decode(&delivery) {
+            Ok(message) => message,
+            Err(e) => {
+                shared.skipped.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(channel = %delivery.channel, error = %e, bytes = delivery.payload.len(), "skipping a malformed cluster message");
+                continue;
+            }
+        };
+        if message.uid == shared.uid {
+            continue;
+        }
+        let adapter = shared
+            .adapters
+            .read()
+            .get(&message.nsp)
+            .and_then(Weak::upgrade);
+        match adapter {
+            Some(adapter) => adapter.on_message(message),
+            None => {
+                tracing::trace!(ns = %message.nsp, "message for a namespace this node does not serve")
+            }
+        }
+    }
+    tracing::debug!("broker stream ended");
+}
+
+/// 16 random hexadecimal characters, as Node's cluster adapter uses.
+pub(crate) fn random_id() -> SmolStr {
+    let mut bytes = [0u8; 8];
+    if let Err(e) = getrandom::fill(&mut bytes) {
+        // Ids only need to be unique, not secret: fall back to the clock.
+        tracing::warn!(error = %e, "no OS randomness for an id");
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        bytes = (nanos as u64).to_be_bytes();
+    }
+    let mut id = String::with_capacity(16);
+    for b in bytes {
+        id.push_str(&format!("{b:02x}"));
+    }
+    SmolStr::new(id)
+}

@@ -1,0 +1,112 @@
+//! Connection state recovery across nodes: a client whose connection
+//! dropped reconnects through another node and gets its id, rooms and
+//! every packet it missed, in order, once.
+
+use super::*;
+use switchyard_core::RecoveryConfig;
+
+fn recovery_config() -> ServerConfig {
+    ServerConfig::default().connection_state_recovery(RecoveryConfig {
+        max_disconnection_duration: Duration::from_secs(30),
+        skip_middlewares: true,
+    })
+}
+
+/// Nodes with recovery on; each greets its sockets with `welcome(recovered)`.
+async fn recovery_nodes(connect: &Connect, n: usize) -> Vec<Node> {
+    let nodes = start_nodes_with(connect, n, recovery_config()).await;
+    for node in &nodes {
+        node.io.on_connection(|socket: Socket| async move {
+            let _ = socket.emit("welcome", &socket.recovered());
+        });
+    }
+    nodes
+}
+
+/// A client in room `r` on `node` that loses its connection after its
+/// welcome: its socket id, private id and last offset.
+async fn lost_client(node: &Node) -> (String, String, String) {
+    let mut client = client(node, &["r"]).await;
+    let welcome = client.expect("welcome").await;
+    assert_eq!(welcome[0], json!(false));
+    let offset = welcome[1].as_str().expect("an offset").to_owned();
+    let pid = client.pid.clone().expect("a pid in the CONNECT reply");
+    let sid = client.sid.clone();
+    drop(client);
+    let start = Instant::now();
+    while node.io.of("/").socket_count() > 0 {
+        assert!(start.elapsed() < WAIT, "the socket never left");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    settle().await;
+    (sid, pid, offset)
+}
+
+/// Emits, while the client is away, what it must get back (and what not).
+async fn publish_while_away(publishers: &[&Node]) {
+    for (i, node) in publishers.iter().enumerate() {
+        node.io.to("r").emit("m", &i).unwrap();
+        settle().await;
+    }
+    publishers[0].io.emit("all", &"everyone").unwrap();
+    publishers[0].io.to("elsewhere").emit("x", &0).unwrap();
+    publishers[0].io.volatile().emit("x", &1).unwrap();
+    settle().await;
+}
+
+/// Reconnects with `{pid, offset}` and checks the recovered session.
+async fn expect_recovered(
+    node: &Node,
+    (sid, pid, offset): &(String, String, String),
+    published: usize,
+) {
+    let auth = json!({"pid": pid, "offset": offset}).to_string();
+    let mut client = TestClient::connect(node.addr, &auth).await;
+    assert_eq!(&client.sid, sid, "the same socket id");
+    assert_eq!(client.pid.as_deref(), Some(pid.as_str()));
+    for i in 0..published {
+        let args = client.expect("m").await;
+        assert_eq!(args[0], json!(i), "missed packets in order");
+    }
+    assert_eq!(client.expect("all").await[0], json!("everyone"));
+    assert_eq!(client.expect("welcome").await[0], json!(true));
+    client.expect_nothing(Duration::from_millis(300)).await;
+    let socket = node.io.of("/").socket(sid).expect("the socket is back");
+    assert!(socket.recovered());
+    assert!(socket.rooms().contains(&"r".into()), "its rooms are back");
+    // Live delivery to its room works again.
+    node.io.to("r").emit("live", &1).unwrap();
+    assert_eq!(client.expect("live").await[0], json!(1));
+}
+
+/// A client that lost its connection on one node recovers on another,
+/// with every packet sent meanwhile from any node.
+pub async fn sessions_recover_on_another_node(connect: &Connect) {
+    let nodes = recovery_nodes(connect, 2).await;
+    let lost = lost_client(&nodes[0]).await;
+    publish_while_away(&[&nodes[1], &nodes[0]]).await;
+    expect_recovered(&nodes[1], &lost, 2).await;
+}
+
+/// The node a client was on dies while it is away. With a session store
+/// (Redis, NATS JetStream) the client recovers on another node; without
+/// one (each node keeps its own), it starts afresh.
+pub async fn sessions_survive_their_node_with_a_store(connect: &Connect) {
+    let nodes = recovery_nodes(connect, 2).await;
+    let lost = lost_client(&nodes[0]).await;
+    let has_store = nodes[0].cluster.broker().session_store().is_some();
+    nodes[0].io.close().await;
+    nodes[0].cluster.broker().close().await;
+    publish_while_away(&[&nodes[1]]).await;
+    if has_store {
+        expect_recovered(&nodes[1], &lost, 1).await;
+    } else {
+        let auth = json!({"pid": lost.1, "offset": lost.2}).to_string();
+        let mut client = TestClient::connect(nodes[1].addr, &auth).await;
+        assert_ne!(
+            client.sid, lost.0,
+            "without a store the session died with its node"
+        );
+        assert_eq!(client.expect("welcome").await[0], json!(false));
+    }
+}

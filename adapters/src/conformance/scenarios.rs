@@ -1,0 +1,427 @@
+//! The scenarios, each a function of a [`Connect`]: what every broker must
+//! make true of a cluster.
+
+use super::*;
+
+/// Broadcast to all, to a room, to several rooms, and except rooms, from
+/// every node, reaches exactly the right clients on every node.
+pub async fn broadcasts_reach_the_right_clients_on_every_node(connect: &Connect) {
+    let nodes = start_nodes(connect, 3).await;
+    let mut red = client(&nodes[0], &["red"]).await;
+    let mut blue = client(&nodes[1], &["blue"]).await;
+    let mut both = client(&nodes[2], &["red", "blue"]).await;
+    settle().await;
+    for (i, node) in nodes.iter().enumerate() {
+        node.io.emit("all", &i).unwrap();
+        for c in [&mut red, &mut blue, &mut both] {
+            assert_eq!(c.expect("all").await, vec![json!(i)]);
+        }
+        node.io.to("red").emit("red", &i).unwrap();
+        assert_eq!(red.expect("red").await, vec![json!(i)]);
+        assert_eq!(both.expect("red").await, vec![json!(i)]);
+        node.io.to(["red", "blue"]).emit("either", &i).unwrap();
+        for c in [&mut red, &mut blue, &mut both] {
+            assert_eq!(
+                c.expect("either").await,
+                vec![json!(i)],
+                "once each, even in both rooms"
+            );
+        }
+        node.io.except("blue").emit("not-blue", &i).unwrap();
+        assert_eq!(red.expect("not-blue").await, vec![json!(i)]);
+        node.io
+            .to("red")
+            .except("blue")
+            .emit("red-not-blue", &i)
+            .unwrap();
+        assert_eq!(red.expect("red-not-blue").await, vec![json!(i)]);
+        // A marker to everyone proves nothing else was delivered meanwhile.
+        node.io.emit("marker", &i).unwrap();
+        for c in [&mut red, &mut blue, &mut both] {
+            assert_eq!(c.expect("marker").await, vec![json!(i)]);
+        }
+    }
+    // Binary payloads cross the broker intact.
+    nodes[0]
+        .io
+        .to("blue")
+        .emit(
+            "blob",
+            &object! { "b" => bytes::Bytes::from_static(&[1, 2, 3]) },
+        )
+        .unwrap();
+    let blob = blue.event().await;
+    assert_eq!(blob.name, "blob");
+    assert_eq!(
+        blob.args,
+        vec![json!({ "b": { "_placeholder": true, "num": 0 } })]
+    );
+}
+
+/// `socket.broadcast` and `socket.to(room)` exclude the sender across nodes.
+pub async fn socket_broadcasts_exclude_the_sender(connect: &Connect) {
+    let nodes = start_nodes(connect, 2).await;
+    let mut a = client(&nodes[0], &["room"]).await;
+    let mut b = client(&nodes[1], &["room"]).await;
+    settle().await;
+    let sender = nodes[0].io.of("/").socket(&a.sid).unwrap();
+    sender.broadcast().emit("from-a", &1).unwrap();
+    sender.to("room").emit("room-from-a", &2).unwrap();
+    assert_eq!(b.expect("from-a").await, vec![json!(1)]);
+    assert_eq!(b.expect("room-from-a").await, vec![json!(2)]);
+    a.expect_nothing(Duration::from_millis(300)).await;
+}
+
+/// A broadcast with acks collects every client's answer from every node,
+/// or returns the partial list on timeout.
+pub async fn acks_from_clients_on_every_node(connect: &Connect) {
+    let nodes = start_nodes(connect, 3).await;
+    let mut clients = Vec::new();
+    for node in &nodes {
+        clients.push(client(node, &["poll"]).await);
+    }
+    settle().await;
+    let collect = nodes[0]
+        .io
+        .to("poll")
+        .timeout(Duration::from_secs(5))
+        .emit_with_ack("vote", &())
+        .unwrap();
+    for (i, c) in clients.iter_mut().enumerate() {
+        let event = c.event().await;
+        assert_eq!(event.name, "vote");
+        c.ack(event.ack.expect("an ack id"), &format!("[{i}]"))
+            .await;
+    }
+    let mut votes: Vec<i64> = collect
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_i64)
+        .collect();
+    votes.sort();
+    assert_eq!(votes, vec![0, 1, 2]);
+
+    // The client on node 2 stays silent: the answer is partial.
+    let collect = nodes[1]
+        .io
+        .to("poll")
+        .timeout(Duration::from_millis(800))
+        .emit_with_ack("vote", &())
+        .unwrap();
+    for (i, c) in clients.iter_mut().enumerate() {
+        let event = c.event().await;
+        if i < 2 {
+            c.ack(event.ack.unwrap(), "[\"yes\"]").await;
+        }
+    }
+    let err = collect.await.unwrap_err();
+    assert_eq!(err.responses, vec![Value::from("yes"), Value::from("yes")]);
+    assert_eq!(err.expected, Some(3));
+}
+
+/// fetch_sockets sees every node's sockets with their rooms, data and
+/// handshake; `local` sees this node's only.
+pub async fn fetch_sockets_across_nodes(connect: &Connect) {
+    let nodes = start_nodes(connect, 3).await;
+    let a = TestClient::connect(nodes[0].addr, r#"{"user":"ann"}"#).await;
+    let b = client(&nodes[1], &["team"]).await;
+    let c = client(&nodes[2], &["team"]).await;
+    nodes[0].io.of("/").socket(&a.sid).unwrap().join("team");
+    nodes[1]
+        .io
+        .of("/")
+        .socket(&b.sid)
+        .unwrap()
+        .set_data(&object! { "level" => 7 })
+        .unwrap();
+    let team = nodes[0].io.in_("team").fetch_sockets().await.unwrap();
+    let mut ids: Vec<String> = team.iter().map(|s| s.id.to_string()).collect();
+    ids.sort();
+    let mut expected = vec![a.sid.clone(), b.sid.clone(), c.sid.clone()];
+    expected.sort();
+    assert_eq!(ids, expected);
+    let bee = team.iter().find(|s| s.id.as_str() == b.sid).unwrap();
+    assert_eq!(bee.data.get("level"), Some(&Value::from(7)));
+    assert!(bee.rooms.iter().any(|r| r == "team"));
+    let ann = team.iter().find(|s| s.id.as_str() == a.sid).unwrap();
+    assert_eq!(ann.handshake.auth.get("user"), Some(&Value::from("ann")));
+    assert_eq!(nodes[2].io.local().fetch_sockets().await.unwrap().len(), 1);
+    // A remote socket is reachable through the result.
+    let mut c = c;
+    team.iter()
+        .find(|s| s.id.as_str() == c.sid)
+        .unwrap()
+        .emit("direct", &"hi")
+        .unwrap();
+    assert_eq!(c.expect("direct").await, vec![json!("hi")]);
+}
+
+/// sockets_join, sockets_leave and disconnect_sockets act on every node.
+pub async fn join_leave_and_disconnect_across_nodes(connect: &Connect) {
+    let nodes = start_nodes(connect, 3).await;
+    let mut a = client(&nodes[0], &[]).await;
+    let mut b = client(&nodes[1], &["vip"]).await;
+    let mut c = client(&nodes[2], &[]).await;
+    settle().await;
+    nodes[0].io.sockets_join("everyone");
+    settle().await;
+    nodes[2].io.to("everyone").emit("e", &1).unwrap();
+    for x in [&mut a, &mut b, &mut c] {
+        assert_eq!(x.expect("e").await, vec![json!(1)]);
+    }
+    nodes[0].io.in_("vip").sockets_leave("everyone");
+    settle().await;
+    nodes[2].io.to("everyone").emit("e", &2).unwrap();
+    assert_eq!(a.expect("e").await, vec![json!(2)]);
+    assert_eq!(c.expect("e").await, vec![json!(2)]);
+    b.expect_nothing(Duration::from_millis(300)).await;
+    nodes[0].io.in_("vip").disconnect_sockets(true);
+    assert!(b.closed().await, "the vip was disconnected by another node");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(nodes[1].io.of("/").socket_count(), 0);
+    assert_eq!(nodes[0].io.of("/").socket_count(), 1);
+}
+
+/// server_side_emit reaches the other nodes' handlers and collects their answers.
+pub async fn server_side_emit_with_acks(connect: &Connect) {
+    let nodes = start_nodes(connect, 3).await;
+    let answers = nodes[0]
+        .io
+        .of("/")
+        .server_side_emit_with_ack("hello", vec![Value::from("there")], Duration::from_secs(3))
+        .await
+        .unwrap();
+    assert_eq!(answers.missing, 0);
+    assert_eq!(answers.items.len(), 2, "one answer per other node");
+    for answer in &answers.items {
+        assert_eq!(
+            answer.get("got"),
+            Some(&Value::Array(vec![Value::from("there")]))
+        );
+    }
+    nodes[1]
+        .io
+        .of("/")
+        .server_side_emit("hello", vec![])
+        .await
+        .unwrap();
+}
+
+/// A node that closes cleanly says so and is dropped at once, even when
+/// its broker connection closes right after (as at process exit).
+pub async fn a_closing_node_is_dropped_at_once(connect: &Connect) {
+    let nodes = start_nodes(connect, 3).await;
+    let started = Instant::now();
+    nodes[2].io.close().await;
+    nodes[2].cluster.broker().close().await;
+    wait_for_members(&nodes[..2], 2).await;
+    assert!(
+        started.elapsed() < test_config().heartbeat_timeout,
+        "dropped before the heartbeat timeout"
+    );
+}
+
+/// A node that dies (its broker connection gone, no goodbye) is dropped
+/// and requests never hang. With heartbeat membership it is dropped after
+/// the heartbeat timeout and requests meanwhile return partial results
+/// within their timeout; where the broker counts subscribers (Node's Redis
+/// format) it is dropped as soon as the broker sees its connection close,
+/// and a node that is frozen with its connection open makes requests
+/// return partial results within their timeout.
+pub async fn a_dead_node_is_dropped_and_requests_do_not_hang(connect: &Connect) {
+    let nodes = start_nodes(connect, 3).await;
+    let _a = client(&nodes[0], &[]).await;
+    let _c = client(&nodes[2], &[]).await;
+    nodes[2].cluster.broker().close().await;
+    let started = Instant::now();
+    if nodes[0].cluster.format().membership() == Membership::RequestSubscribers {
+        wait_for_members(&nodes[..2], 2).await;
+        assert!(
+            started.elapsed() < test_config().request_timeout,
+            "dropped as its connection closed"
+        );
+        let (sockets, missing) = fetch_all(&nodes[0]).await;
+        assert_eq!((sockets, missing), (1, 0));
+        // A frozen node: subscribed, never answering.
+        let (frozen, _unread) = connect(nodes[0].prefix.clone()).await;
+        let channels = nodes[0]
+            .cluster
+            .format()
+            .channels(&"/".into(), &"frozen".into());
+        frozen.subscribe(channels).await.unwrap();
+        wait_for_members(&nodes[..2], 3).await;
+        let started = Instant::now();
+        let (sockets, missing) = fetch_all(&nodes[0]).await;
+        let waited = started.elapsed();
+        assert!(
+            waited <= test_config().request_timeout + Duration::from_secs(1),
+            "{waited:?}"
+        );
+        assert_eq!(
+            (sockets, missing),
+            (1, 1),
+            "the frozen node is reported missing"
+        );
+        frozen.close().await;
+        return;
+    }
+    let (sockets, missing) = fetch_all(&nodes[0]).await;
+    let waited = started.elapsed();
+    assert!(
+        waited <= test_config().request_timeout + Duration::from_secs(1),
+        "{waited:?}"
+    );
+    assert_eq!(missing, 1, "the dead node is reported missing");
+    assert_eq!(sockets, 1);
+    wait_for_members(&nodes[..2], 2).await;
+    assert!(started.elapsed() >= test_config().heartbeat_timeout - Duration::from_millis(500));
+    // With the dead node dropped, requests complete at once.
+    let started = Instant::now();
+    let (_, missing) = fetch_all(&nodes[0]).await;
+    assert_eq!(missing, 0);
+    assert!(started.elapsed() < Duration::from_secs(1));
+}
+
+/// Fetches every socket of `/` from `node`: how many, and how many nodes
+/// did not answer.
+async fn fetch_all(node: &Node) -> (usize, usize) {
+    let (sockets, missing) = node
+        .io
+        .of("/")
+        .broadcast()
+        .fetch_sockets_partial()
+        .await
+        .unwrap();
+    (sockets.len(), missing)
+}
+
+/// 1,000 messages in a burst to a room reach every client on the other
+/// nodes in publish order, none lost, none twice.
+pub async fn a_burst_arrives_in_order(connect: &Connect) {
+    let nodes = start_nodes(connect, 3).await;
+    let mut b = client(&nodes[1], &["burst"]).await;
+    let mut c = client(&nodes[2], &["burst"]).await;
+    settle().await;
+    for i in 0..1000 {
+        nodes[0].io.to("burst").emit("n", &i).unwrap();
+    }
+    for x in [&mut b, &mut c] {
+        for i in 0..1000 {
+            assert_eq!(x.expect("n").await, vec![json!(i)]);
+        }
+        x.expect_nothing(Duration::from_millis(200)).await;
+    }
+}
+
+/// Malformed or foreign bytes on the cluster channels are skipped; the
+/// subscription keeps working.
+pub async fn malformed_messages_are_skipped(connect: &Connect) {
+    let nodes = start_nodes(connect, 2).await;
+    let mut b = client(&nodes[1], &["room"]).await;
+    settle().await;
+    let broker = nodes[0].cluster.broker();
+    let mut channels = nodes[1]
+        .cluster
+        .format()
+        .channels(&"/".into(), nodes[1].cluster.uid());
+    channels.push(Channel::Room {
+        ns: "/".into(),
+        room: "room".into(),
+    });
+    for garbage in [
+        &b"not msgpack"[..],
+        &[0x81, 0xa3, b'u', b'i', b'd', 0x05][..],
+        &[0xc1][..],
+        &[][..],
+    ] {
+        for channel in &channels {
+            broker.publish(channel, bytes::Bytes::copy_from_slice(garbage));
+        }
+    }
+    nodes[0].io.to("room").emit("still", &"working").unwrap();
+    assert_eq!(b.expect("still").await, vec![json!("working")]);
+    assert!(nodes[1].cluster.skipped_messages() >= 4 * channels.len() as u64);
+}
+
+/// A node only receives room broadcasts while it has members in the room.
+pub async fn room_subscriptions_follow_membership(connect: &Connect) {
+    let nodes = start_nodes(connect, 2).await;
+    let mut b = client(&nodes[1], &[]).await;
+    let socket = nodes[1].io.of("/").socket(&b.sid).unwrap();
+    socket.join("later");
+    settle().await;
+    nodes[0].io.to("later").emit("in", &1).unwrap();
+    assert_eq!(b.expect("in").await, vec![json!(1)]);
+    socket.leave("later");
+    settle().await;
+    nodes[0].io.to("later").emit("in", &2).unwrap();
+    b.expect_nothing(Duration::from_millis(300)).await;
+    socket.join("later");
+    settle().await;
+    nodes[0].io.to("later").emit("in", &3).unwrap();
+    assert_eq!(b.expect("in").await, vec![json!(3)]);
+}
+
+/// A broker outage between one node and its broker: the node keeps
+/// serving its own clients, reconnects, resubscribes, and cross-node
+/// delivery resumes in both directions without a restart.
+pub async fn survives_a_broker_outage(connect: &ConnectThrough, broker: SocketAddr) {
+    let prefix = format!("sy-test-{}", random_id());
+    let proxy = proxy::FaultProxy::start(broker).await;
+    let a = start_node(connect(prefix.clone(), broker).await).await;
+    let b = start_node(connect(prefix, proxy.addr()).await).await;
+    let nodes = [a, b];
+    wait_for_members(&nodes, 2).await;
+    let mut on_a = client(&nodes[0], &["room"]).await;
+    let mut on_b = client(&nodes[1], &["room"]).await;
+    settle().await;
+    nodes[0].io.to("room").emit("before", &1).unwrap();
+    assert_eq!(on_b.expect("before").await, vec![json!(1)]);
+    assert_eq!(on_a.expect("before").await, vec![json!(1)]);
+
+    proxy.cut();
+    let start = Instant::now();
+    while nodes[1].cluster.broker().stats().outages == 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the broker never noticed the outage"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Local delivery goes on during the outage.
+    nodes[1].io.to("room").emit("local", &2).unwrap();
+    assert_eq!(on_b.expect("local").await, vec![json!(2)]);
+    let mut late = client(&nodes[1], &["room"]).await;
+    nodes[1].io.to("room").emit("local", &3).unwrap();
+    assert_eq!(on_b.expect("local").await, vec![json!(3)]);
+    assert_eq!(late.expect("local").await, vec![json!(3)]);
+
+    proxy.restore();
+    // Cross-node delivery resumes: keep publishing until one gets through.
+    let start = Instant::now();
+    'resumed: loop {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "delivery did not resume after the outage"
+        );
+        nodes[0].io.to("room").emit("after", &4).unwrap();
+        if let Ok(event) = tokio::time::timeout(Duration::from_millis(300), on_b.event()).await
+            && event.name == "after"
+        {
+            break 'resumed;
+        }
+    }
+    // And the other way round.
+    nodes[1].io.to("room").emit("back", &5).unwrap();
+    loop {
+        let event = on_a.event().await;
+        if event.name == "back" {
+            assert_eq!(event.args, vec![json!(5)]);
+            break;
+        }
+    }
+    let stats = nodes[1].cluster.broker().stats();
+    assert!(stats.outages >= 1 && stats.recoveries >= 1, "{stats:?}");
+    wait_for_members(&nodes, 2).await;
+}

@@ -1,0 +1,255 @@
+//! The messages nodes exchange: the set of Node's
+//! `ClusterAdapterWithHeartbeat` (same type numbers, same field names),
+//! encoded as a MessagePack map `{uid, nsp, type, data?}`.
+
+use crate::broker::NodeId;
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use smol_str::SmolStr;
+use switchyard_core::protocol::{Packet, PacketKind};
+use switchyard_core::value::{Map, from_msgpack, to_msgpack};
+use switchyard_core::{BroadcastOptions, Room, SocketInfo, Value, from_value, to_value};
+
+/// The id of a request, unique per requesting node.
+pub type RequestId = SmolStr;
+
+/// The uid emitters (`@socket.io/redis-emitter` and ports) use; never a node.
+pub const EMITTER_UID: &str = "emitter";
+
+/// One message between nodes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClusterMessage {
+    /// The sending node.
+    pub uid: NodeId,
+    /// The namespace.
+    pub nsp: SmolStr,
+    /// What it says.
+    pub body: Body,
+}
+
+/// The message types, with Node's numbering.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Body {
+    /// 1: a node starts and asks the others to make themselves known.
+    InitialHeartbeat,
+    /// 2: a node is alive.
+    Heartbeat,
+    /// 3: deliver a packet to sockets; with a request id, acknowledgements are collected.
+    Broadcast {
+        /// The EVENT packet.
+        packet: Packet,
+        /// Targeting.
+        opts: BroadcastOptions,
+        /// Present when the emitter waits for acknowledgements.
+        request_id: Option<RequestId>,
+    },
+    /// 4: make sockets join rooms.
+    SocketsJoin {
+        /// Targeting.
+        opts: BroadcastOptions,
+        /// Rooms to join.
+        rooms: Vec<Room>,
+    },
+    /// 5: make sockets leave rooms.
+    SocketsLeave {
+        /// Targeting.
+        opts: BroadcastOptions,
+        /// Rooms to leave.
+        rooms: Vec<Room>,
+    },
+    /// 6: disconnect sockets.
+    DisconnectSockets {
+        /// Targeting.
+        opts: BroadcastOptions,
+        /// Close the underlying connections too.
+        close: bool,
+    },
+    /// 7: describe sockets.
+    FetchSockets {
+        /// Targeting.
+        opts: BroadcastOptions,
+        /// The request.
+        request_id: RequestId,
+    },
+    /// 8: the sockets of one node.
+    FetchSocketsResponse {
+        /// The request answered.
+        request_id: RequestId,
+        /// The node's matching sockets.
+        sockets: Vec<SocketInfo>,
+    },
+    /// 9: an event for the other servers' namespace handlers.
+    ServerSideEmit {
+        /// Event name.
+        event: String,
+        /// Arguments.
+        args: Vec<Value>,
+        /// Present when the emitter waits for answers.
+        request_id: Option<RequestId>,
+    },
+    /// 10: one server's answer.
+    ServerSideEmitResponse {
+        /// The request answered.
+        request_id: RequestId,
+        /// The answer.
+        value: Value,
+    },
+    /// 11: how many clients a node sent an acknowledged broadcast to.
+    BroadcastClientCount {
+        /// The request answered.
+        request_id: RequestId,
+        /// Clients reached.
+        count: u64,
+    },
+    /// 12: one client's acknowledgement of a broadcast.
+    BroadcastAck {
+        /// The request answered.
+        request_id: RequestId,
+        /// The client's answer (its first argument).
+        value: Value,
+    },
+    /// 13: a node leaves the cluster.
+    AdapterClose,
+    /// The ids of the sockets in rooms (Node's `allSockets()`; type 14 here,
+    /// 0 in Node's Redis adapter).
+    Sockets {
+        /// Rooms; empty for all.
+        rooms: Vec<Room>,
+        /// The request.
+        request_id: RequestId,
+    },
+    /// One node's socket ids (type 15).
+    SocketsResponse {
+        /// The request answered.
+        request_id: RequestId,
+        /// Socket ids.
+        ids: Vec<String>,
+    },
+    /// The rooms with members (Node's `allRooms()`; type 16 here, 1 in
+    /// Node's Redis adapter).
+    AllRooms {
+        /// The request.
+        request_id: RequestId,
+    },
+    /// One node's rooms (type 17).
+    AllRoomsResponse {
+        /// The request answered.
+        request_id: RequestId,
+        /// Rooms with local members.
+        rooms: Vec<Room>,
+    },
+    /// A broadcast kept for connection state recovery (type 3 with an
+    /// `offset`); the packet's last argument is the offset.
+    RecoverableBroadcast {
+        /// The EVENT packet, ending with its offset.
+        packet: Packet,
+        /// Targeting.
+        opts: BroadcastOptions,
+        /// The offset.
+        offset: SmolStr,
+    },
+    /// Asks the other nodes for a kept session (type 18; recovery without
+    /// a shared session store).
+    RestoreSession {
+        /// The private session id.
+        pid: SmolStr,
+        /// The client's last offset.
+        offset: SmolStr,
+        /// The request.
+        request_id: RequestId,
+    },
+    /// A node's answer (type 19): the session with its missed packets, or null.
+    RestoreSessionResponse {
+        /// The request answered.
+        request_id: RequestId,
+        /// The recovered session, or null.
+        session: Value,
+    },
+    /// Presence (type 20): the sending node now has `count` sessions of `user`.
+    PresenceUpdate {
+        /// The user.
+        user: SmolStr,
+        /// Its sessions on the sending node (0: none left).
+        count: u64,
+    },
+    /// Presence (type 21): every user of the sending node, replacing what
+    /// the others knew of it.
+    PresenceSnapshot {
+        /// Users with their sessions on the sending node.
+        users: Vec<(SmolStr, u64)>,
+    },
+    /// Where the sending node listens (type 22), for forwarding requests
+    /// for its sessions.
+    NodeAddress {
+        /// The suffix of its session ids.
+        tag: SmolStr,
+        /// `host:port`.
+        address: String,
+    },
+}
+
+impl Body {
+    /// Node's type number.
+    pub fn type_code(&self) -> u8 {
+        match self {
+            Body::InitialHeartbeat => 1,
+            Body::Heartbeat => 2,
+            Body::Broadcast { .. } => 3,
+            Body::SocketsJoin { .. } => 4,
+            Body::SocketsLeave { .. } => 5,
+            Body::DisconnectSockets { .. } => 6,
+            Body::FetchSockets { .. } => 7,
+            Body::FetchSocketsResponse { .. } => 8,
+            Body::ServerSideEmit { .. } => 9,
+            Body::ServerSideEmitResponse { .. } => 10,
+            Body::BroadcastClientCount { .. } => 11,
+            Body::BroadcastAck { .. } => 12,
+            Body::AdapterClose => 13,
+            Body::Sockets { .. } => 14,
+            Body::SocketsResponse { .. } => 15,
+            Body::AllRooms { .. } => 16,
+            Body::AllRoomsResponse { .. } => 17,
+            Body::RecoverableBroadcast { .. } => 3,
+            Body::RestoreSession { .. } => 18,
+            Body::RestoreSessionResponse { .. } => 19,
+            Body::PresenceUpdate { .. } => 20,
+            Body::PresenceSnapshot { .. } => 21,
+            Body::NodeAddress { .. } => 22,
+        }
+    }
+
+    /// The request a response answers.
+    pub fn response_to(&self) -> Option<&RequestId> {
+        match self {
+            Body::FetchSocketsResponse { request_id, .. }
+            | Body::ServerSideEmitResponse { request_id, .. }
+            | Body::BroadcastClientCount { request_id, .. }
+            | Body::BroadcastAck { request_id, .. }
+            | Body::SocketsResponse { request_id, .. }
+            | Body::AllRoomsResponse { request_id, .. }
+            | Body::RestoreSessionResponse { request_id, .. } => Some(request_id),
+            _ => None,
+        }
+    }
+}
+
+/// Why bytes from the broker are not a cluster message.
+#[derive(Debug, thiserror::Error)]
+pub enum MessageError {
+    /// Not a MessagePack document.
+    #[error("not msgpack: {0}")]
+    Msgpack(#[from] switchyard_core::value::MsgpackError),
+    /// A field is missing or of the wrong kind.
+    #[error("invalid cluster message: {0}")]
+    Invalid(String),
+    /// A type number this node does not know.
+    #[error("unknown cluster message type {0}")]
+    UnknownType(u64),
+}
+
+mod codec;
+
+pub use codec::{packet_from_value, packet_to_value};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,358 @@
+//! `LocalAdapter`: the room index of one namespace on this node, and the
+//! local half of every adapter operation.
+
+use super::ack::{AckCollector, AckEvent, BroadcastAckFuture};
+use super::{
+    Adapter, AdapterError, BoxFuture, BroadcastOptions, Partial, Room, ServerSideAck, SocketInfo,
+};
+use crate::namespace::WeakNamespace;
+use crate::presence::{PresenceEvent, PresenceTable};
+use crate::protocol::{Packet, PacketKind};
+use crate::recovery::{LoggedPacket, RecoveredSession, RecoveryLog, SessionState};
+use crate::sid::Sid;
+use crate::socket::{AckSink, Socket};
+use crate::value::Value;
+use parking_lot::RwLock;
+use smol_str::SmolStr;
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+#[derive(Default)]
+struct Rooms {
+    members: HashMap<Room, HashSet<Sid>>,
+    of_socket: HashMap<Sid, HashSet<Room>>,
+}
+
+/// Rooms and delivery for the sockets of one namespace on this node.
+pub struct LocalAdapter {
+    ns: WeakNamespace,
+    rooms: RwLock<Rooms>,
+    /// Sessions and packets kept for connection state recovery.
+    log: RecoveryLog,
+    /// Users online; this node is `""`, a cluster adapter adds the others.
+    presence: PresenceTable,
+}
+
+impl LocalAdapter {
+    /// The local adapter of a namespace.
+    pub fn new(ns: WeakNamespace) -> Self {
+        LocalAdapter {
+            ns,
+            rooms: RwLock::new(Rooms::default()),
+            log: RecoveryLog::default(),
+            presence: PresenceTable::default(),
+        }
+    }
+
+    /// Calls `f` for each local socket the options target (read locks are
+    /// held: `f` must not change rooms).
+    fn for_each_target(&self, opts: &BroadcastOptions, mut f: impl FnMut(&Socket)) {
+        let Some(ns) = self.ns.upgrade() else { return };
+        let rooms = self.rooms.read();
+        let except: HashSet<&Sid> = opts
+            .except
+            .iter()
+            .filter_map(|r| rooms.members.get(r))
+            .flat_map(|members| members.iter())
+            .collect();
+        let sockets = ns.sockets_read();
+        let mut visit = |sid: &Sid| {
+            if !except.contains(sid)
+                && let Some(socket) = sockets.get(sid)
+            {
+                f(socket);
+            }
+        };
+        match opts.rooms.as_slice() {
+            [] => rooms.of_socket.keys().for_each(&mut visit),
+            [room] => rooms
+                .members
+                .get(room)
+                .into_iter()
+                .flatten()
+                .for_each(&mut visit),
+            many => {
+                let mut seen = HashSet::new();
+                for sid in many.iter().filter_map(|r| rooms.members.get(r)).flatten() {
+                    if seen.insert(sid) {
+                        visit(sid);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The local sockets the options target.
+    pub fn targets(&self, opts: &BroadcastOptions) -> Vec<Socket> {
+        let mut out = Vec::new();
+        self.for_each_target(opts, |s| out.push(s.clone()));
+        out
+    }
+
+    /// Sends a packet that expects acknowledgements to the local targets;
+    /// each answer goes to `sink`. Returns how many clients were sent it.
+    pub fn broadcast_with_ack_to(
+        &self,
+        mut packet: Packet,
+        opts: &BroadcastOptions,
+        sink: &mpsc::UnboundedSender<AckEvent>,
+    ) -> usize {
+        let Some(ns) = self.ns.upgrade() else {
+            return 0;
+        };
+        let id = ns.next_ack_id();
+        if let PacketKind::Event { ack, .. } = &mut packet.kind {
+            *ack = Some(id);
+        }
+        packet.ns = ns.name().clone();
+        let Some(encoded) = ns.encode(&packet) else {
+            return 0;
+        };
+        let mut count = 0;
+        self.for_each_target(opts, |socket| {
+            socket.register_ack(id, AckSink::Broadcast(sink.clone()));
+            if socket.push(&encoded, opts.flags.volatile) {
+                count += 1;
+            }
+        });
+        count
+    }
+
+    /// The presence table (this node is `""`).
+    pub fn presence_table(&self) -> &PresenceTable {
+        &self.presence
+    }
+
+    /// Tells the namespace's presence handlers about transitions.
+    pub fn announce(&self, events: Vec<PresenceEvent>) {
+        if events.is_empty() {
+            return;
+        }
+        if let Some(ns) = self.ns.upgrade() {
+            for event in events {
+                ns.dispatch_presence(event);
+            }
+        }
+    }
+
+    /// Counts a local session of `user`; returns this node's new count of it.
+    pub fn presence_local(&self, user: &SmolStr, joined: bool) -> usize {
+        let (count, event) = self.presence.change("", user, joined);
+        self.announce(event.into_iter().collect());
+        count
+    }
+
+    /// The sessions and packets this node keeps for recovery.
+    pub fn recovery_log(&self) -> &RecoveryLog {
+        &self.log
+    }
+
+    /// Whether a room has members on this node.
+    pub fn has_room(&self, room: &Room) -> bool {
+        self.rooms.read().members.contains_key(room)
+    }
+
+    /// Describes the local targets.
+    pub fn fetch_local(&self, opts: &BroadcastOptions) -> Vec<SocketInfo> {
+        self.targets(opts).iter().map(Socket::info).collect()
+    }
+}
+
+impl LocalAdapter {
+    /// Adds a socket to rooms; returns the rooms that had no local member
+    /// before (a cluster adapter subscribes to them).
+    pub fn add_all_tracked(&self, sid: &Sid, rooms: &[Room]) -> Vec<Room> {
+        let mut index = self.rooms.write();
+        let Rooms { members, of_socket } = &mut *index;
+        let own = of_socket.entry(sid.clone()).or_default();
+        let mut created = Vec::new();
+        for room in rooms {
+            own.insert(room.clone());
+            let room_members = members.entry(room.clone()).or_insert_with(|| {
+                created.push(room.clone());
+                HashSet::new()
+            });
+            room_members.insert(sid.clone());
+        }
+        created
+    }
+
+    /// Removes a socket from a room; returns whether the room is now empty
+    /// on this node (and was not before).
+    pub fn del_tracked(&self, sid: &Sid, room: &Room) -> bool {
+        let mut index = self.rooms.write();
+        if let Some(own) = index.of_socket.get_mut(sid) {
+            own.remove(room);
+        }
+        let Some(members) = index.members.get_mut(room) else {
+            return false;
+        };
+        if !members.remove(sid) || !members.is_empty() {
+            return false;
+        }
+        index.members.remove(room);
+        true
+    }
+
+    /// Removes a socket from every room; returns the rooms left empty.
+    pub fn del_all_tracked(&self, sid: &Sid) -> Vec<Room> {
+        let mut index = self.rooms.write();
+        let Some(own) = index.of_socket.remove(sid) else {
+            return Vec::new();
+        };
+        let mut deleted = Vec::new();
+        for room in own {
+            if let Some(members) = index.members.get_mut(&room) {
+                members.remove(sid);
+                if members.is_empty() {
+                    index.members.remove(&room);
+                    deleted.push(room);
+                }
+            }
+        }
+        deleted
+    }
+}
+
+impl Adapter for LocalAdapter {
+    fn add_all(&self, sid: &Sid, rooms: &[Room]) {
+        self.add_all_tracked(sid, rooms);
+    }
+
+    fn del(&self, sid: &Sid, room: &Room) {
+        self.del_tracked(sid, room);
+    }
+
+    fn del_all(&self, sid: &Sid) {
+        self.del_all_tracked(sid);
+    }
+
+    fn socket_rooms(&self, sid: &Sid) -> Vec<Room> {
+        self.rooms
+            .read()
+            .of_socket
+            .get(sid)
+            .map(|r| r.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    fn rooms(&self) -> Vec<Room> {
+        self.rooms.read().members.keys().cloned().collect()
+    }
+
+    fn broadcast(&self, mut packet: Packet, opts: &BroadcastOptions) {
+        let Some(ns) = self.ns.upgrade() else { return };
+        packet.ns = ns.name().clone();
+        // Encoded once; every recipient gets the same shared bytes.
+        let Some(encoded) = ns.encode(&packet) else {
+            return;
+        };
+        self.for_each_target(opts, |socket| {
+            socket.push(&encoded, opts.flags.volatile);
+        });
+    }
+
+    fn broadcast_with_ack(
+        &self,
+        packet: Packet,
+        opts: &BroadcastOptions,
+        timeout: Duration,
+    ) -> BroadcastAckFuture {
+        let (collector, sink) = AckCollector::new(1);
+        let count = self.broadcast_with_ack_to(packet, opts, &sink);
+        let _ = sink.send(AckEvent::ClientCount(count));
+        drop(sink);
+        Box::pin(collector.collect(timeout))
+    }
+
+    fn fetch_sockets(
+        &self,
+        opts: &BroadcastOptions,
+    ) -> BoxFuture<Result<Partial<Vec<SocketInfo>>, AdapterError>> {
+        let items = self.fetch_local(opts);
+        Box::pin(async move { Ok(Partial { items, missing: 0 }) })
+    }
+
+    fn add_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]) {
+        for socket in self.targets(opts) {
+            socket.join(rooms.to_vec());
+        }
+    }
+
+    fn del_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]) {
+        for socket in self.targets(opts) {
+            for room in rooms {
+                socket.leave(room.clone());
+            }
+        }
+    }
+
+    fn disconnect_sockets(&self, opts: &BroadcastOptions, close: bool) {
+        for socket in self.targets(opts) {
+            socket.disconnect(close);
+        }
+    }
+
+    fn server_side_emit(
+        &self,
+        _event: &str,
+        _args: Vec<Value>,
+        _ack_timeout: Option<Duration>,
+    ) -> BoxFuture<Result<Partial<Vec<ServerSideAck>>, AdapterError>> {
+        // A single node has no other servers to tell.
+        Box::pin(async {
+            Ok(Partial {
+                items: Vec::new(),
+                missing: 0,
+            })
+        })
+    }
+
+    fn server_count(&self) -> BoxFuture<usize> {
+        Box::pin(async { 1 })
+    }
+
+    fn presence_change(&self, user: &SmolStr, joined: bool) {
+        self.presence_local(user, joined);
+    }
+
+    fn presence(&self) -> Option<&PresenceTable> {
+        Some(&self.presence)
+    }
+
+    fn broadcast_recoverable(&self, packet: Packet, opts: &BroadcastOptions, offset: SmolStr) {
+        let keep = self
+            .ns
+            .upgrade()
+            .and_then(|ns| ns.recovery())
+            .map(|r| r.max_disconnection_duration);
+        if let Some(keep) = keep {
+            let logged = LoggedPacket {
+                offset,
+                packet: packet.clone(),
+                opts: opts.clone(),
+            };
+            self.log.record(logged, keep);
+        }
+        self.broadcast(packet, opts);
+    }
+
+    fn persist_session(&self, session: SessionState, keep: Duration) {
+        self.log.persist(session, keep);
+    }
+
+    fn restore_session(
+        &self,
+        pid: Sid,
+        offset: SmolStr,
+        keep: Duration,
+    ) -> BoxFuture<Option<RecoveredSession>> {
+        let restored = self.log.restore(&pid, &offset, keep);
+        Box::pin(async move { restored })
+    }
+
+    fn close(&self) -> BoxFuture<()> {
+        Box::pin(async {})
+    }
+}

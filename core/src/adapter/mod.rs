@@ -1,0 +1,283 @@
+//! The `Adapter` trait: rooms and cross-node operations of a namespace.
+//!
+//! It mirrors Node's `socket.io-adapter`: membership of local sockets
+//! (`add_all`, `del`, `del_all`) and operations that target sockets by
+//! [`BroadcastOptions`] on every node of a cluster. [`LocalAdapter`] is the
+//! single-node implementation and the building block of cluster adapters,
+//! which deliver locally through it and forward to other nodes.
+
+mod ack;
+mod local;
+
+pub use ack::{AckCollector, AckEvent, BroadcastAckError, BroadcastAckFuture};
+pub use local::LocalAdapter;
+
+use crate::handshake::Handshake;
+use crate::namespace::WeakNamespace;
+use crate::presence::PresenceTable;
+use crate::protocol::Packet;
+use crate::recovery::{RecoveredSession, SessionState};
+use crate::sid::Sid;
+use crate::value::Value;
+use serde::{Deserialize, Serialize};
+use smol_str::SmolStr;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A room name. Every socket is also in a room named after its id.
+pub type Room = SmolStr;
+
+/// A boxed future, as adapters return them.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// Which sockets an operation targets, and how.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BroadcastOptions {
+    /// Target the members of these rooms; empty means every socket.
+    pub rooms: Vec<Room>,
+    /// Leave out the members of these rooms.
+    pub except: Vec<Room>,
+    /// Delivery flags.
+    pub flags: BroadcastFlags,
+}
+
+/// Delivery flags of a broadcast.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BroadcastFlags {
+    /// This node only.
+    #[serde(default)]
+    pub local: bool,
+    /// May be dropped for clients that are not ready to receive.
+    #[serde(default)]
+    pub volatile: bool,
+    /// Compression hint (permessage-deflate is not negotiated; kept for the wire).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compress: Option<bool>,
+    /// Acknowledgement timeout.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "millis")]
+    pub timeout: Option<Duration>,
+}
+
+mod millis {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_u64(d.as_millis() as u64),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        Ok(Option::<f64>::deserialize(d)?
+            .filter(|ms| ms.is_finite() && *ms >= 0.0)
+            .map(|ms| Duration::from_millis(ms as u64)))
+    }
+}
+
+impl BroadcastOptions {
+    /// Targets one socket (its own room).
+    pub fn socket(id: &Sid) -> Self {
+        BroadcastOptions {
+            rooms: vec![Room::new(id.as_str())],
+            ..Default::default()
+        }
+    }
+}
+
+/// What `fetch_sockets` learns about a socket, on this node or another.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SocketInfo {
+    /// Socket id.
+    pub id: Sid,
+    /// Handshake details.
+    pub handshake: Handshake,
+    /// Rooms, its own included.
+    pub rooms: Vec<Room>,
+    /// The socket's data (`socket.set_data`); Node leaves it out when unset.
+    #[serde(default)]
+    pub data: Value,
+    /// The socket's user (presence), when named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<SmolStr>,
+}
+
+/// Why an adapter operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AdapterError {
+    /// Some nodes did not answer in time; what arrived is kept.
+    #[error("{missing} node(s) did not answer within the timeout")]
+    Timeout {
+        /// How many nodes stayed silent.
+        missing: usize,
+    },
+    /// The broker failed.
+    #[error("broker error: {0}")]
+    Broker(String),
+    /// The adapter is closed.
+    #[error("adapter closed")]
+    Closed,
+}
+
+/// The outcome of an operation across nodes that may have partial results.
+#[derive(Debug)]
+pub struct Partial<T> {
+    /// What arrived.
+    pub items: T,
+    /// Nodes that did not answer (dropped or timed out); 0 when complete.
+    pub missing: usize,
+}
+
+/// An acknowledgement from another node to a server-side emit.
+pub type ServerSideAck = Value;
+
+/// Rooms and cross-node operations of one namespace.
+pub trait Adapter: Send + Sync + 'static {
+    /// Adds a local socket to rooms.
+    fn add_all(&self, sid: &Sid, rooms: &[Room]);
+    /// Removes a local socket from a room.
+    fn del(&self, sid: &Sid, room: &Room);
+    /// Removes a local socket from every room.
+    fn del_all(&self, sid: &Sid);
+    /// The rooms of a local socket.
+    fn socket_rooms(&self, sid: &Sid) -> Vec<Room>;
+    /// The rooms with local members.
+    fn rooms(&self) -> Vec<Room>;
+
+    /// Delivers a packet to the targeted sockets on every node. The packet
+    /// is encoded once per node and its bytes shared by all recipients.
+    fn broadcast(&self, packet: Packet, opts: &BroadcastOptions);
+
+    /// Delivers a packet and collects one answer per targeted client, on
+    /// every node, until all have answered or `timeout` passes. Sending
+    /// happens before this returns; the future only collects.
+    fn broadcast_with_ack(
+        &self,
+        packet: Packet,
+        opts: &BroadcastOptions,
+        timeout: Duration,
+    ) -> BroadcastAckFuture;
+
+    /// Describes the targeted sockets on every node.
+    fn fetch_sockets(
+        &self,
+        opts: &BroadcastOptions,
+    ) -> BoxFuture<Result<Partial<Vec<SocketInfo>>, AdapterError>>;
+
+    /// Makes the targeted sockets join rooms, on every node.
+    fn add_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]);
+    /// Makes the targeted sockets leave rooms, on every node.
+    fn del_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]);
+    /// Disconnects the targeted sockets, on every node; `close` also closes
+    /// their underlying connections.
+    fn disconnect_sockets(&self, opts: &BroadcastOptions, close: bool);
+
+    /// Emits an event to the other nodes' namespace handlers; with a
+    /// timeout, collects their acknowledgements.
+    fn server_side_emit(
+        &self,
+        event: &str,
+        args: Vec<Value>,
+        ack_timeout: Option<Duration>,
+    ) -> BoxFuture<Result<Partial<Vec<ServerSideAck>>, AdapterError>>;
+
+    /// How many nodes serve this namespace, this one included.
+    fn server_count(&self) -> BoxFuture<usize>;
+
+    /// Presence: a connected socket of this node named `user` opened
+    /// (`joined`) or closed. The default counts nothing.
+    fn presence_change(&self, user: &SmolStr, joined: bool) {
+        let _ = (user, joined);
+    }
+
+    /// Presence: the table of users online, on every node, when the
+    /// adapter keeps one.
+    fn presence(&self) -> Option<&PresenceTable> {
+        None
+    }
+
+    /// Connection state recovery: delivers an event whose last argument is
+    /// `offset`, as [`Adapter::broadcast`] does, and keeps it for sockets
+    /// that lose their connection and come back. The default only delivers
+    /// (sessions are then never recovered).
+    fn broadcast_recoverable(&self, packet: Packet, opts: &BroadcastOptions, offset: SmolStr) {
+        let _ = offset;
+        self.broadcast(packet, opts);
+    }
+
+    /// Connection state recovery: keeps the session of a socket that lost
+    /// its connection, for `keep`. The default keeps nothing.
+    fn persist_session(&self, session: SessionState, keep: Duration) {
+        let _ = (session, keep);
+    }
+
+    /// Connection state recovery: takes a kept session and the packets its
+    /// socket missed since `offset`; `None` if it cannot be recovered.
+    fn restore_session(
+        &self,
+        pid: Sid,
+        offset: SmolStr,
+        keep: Duration,
+    ) -> BoxFuture<Option<RecoveredSession>> {
+        let _ = (pid, offset, keep);
+        Box::pin(async { None })
+    }
+
+    /// Leaves the cluster.
+    fn close(&self) -> BoxFuture<()>;
+}
+
+/// Builds the adapter of each namespace.
+pub trait AdapterFactory: Send + Sync + 'static {
+    /// The adapter for a new namespace `name` (the handle cannot be upgraded
+    /// until the namespace is built).
+    fn create(&self, name: &SmolStr, ns: WeakNamespace) -> Arc<dyn Adapter>;
+}
+
+impl<F> AdapterFactory for F
+where
+    F: Fn(&SmolStr, WeakNamespace) -> Arc<dyn Adapter> + Send + Sync + 'static,
+{
+    fn create(&self, name: &SmolStr, ns: WeakNamespace) -> Arc<dyn Adapter> {
+        self(name, ns)
+    }
+}
+
+/// The default factory: a [`LocalAdapter`] per namespace.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LocalAdapterFactory;
+
+impl AdapterFactory for LocalAdapterFactory {
+    fn create(&self, _name: &SmolStr, ns: WeakNamespace) -> Arc<dyn Adapter> {
+        Arc::new(LocalAdapter::new(ns))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_serialize_with_millisecond_timeouts() {
+        let opts = BroadcastOptions {
+            rooms: vec!["a".into()],
+            except: vec![],
+            flags: BroadcastFlags {
+                volatile: true,
+                timeout: Some(Duration::from_millis(1500)),
+                ..Default::default()
+            },
+        };
+        let json = serde_json::to_value(&opts).unwrap();
+        assert_eq!(json["flags"]["timeout"], 1500);
+        let back: BroadcastOptions = serde_json::from_value(json).unwrap();
+        assert_eq!(back, opts);
+        let minimal: BroadcastOptions =
+            serde_json::from_str(r#"{"rooms":[],"except":[],"flags":{}}"#).unwrap();
+        assert_eq!(minimal, BroadcastOptions::default());
+    }
+}

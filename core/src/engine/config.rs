@@ -1,0 +1,288 @@
+//! Engine.IO settings, with Node.js engine.io's defaults.
+
+use super::forward::SessionRouter;
+use http::request::Parts;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Transport and heartbeat settings of the Engine.IO layer.
+#[derive(Clone)]
+pub struct EngineConfig {
+    /// Path the server answers on. Default `/socket.io/`.
+    pub path: String,
+    /// Interval between server pings. Default 25 s.
+    pub ping_interval: Duration,
+    /// Time a client has to answer a ping. Default 20 s.
+    pub ping_timeout: Duration,
+    /// Time a client has to complete a transport upgrade. Default 10 s.
+    pub upgrade_timeout: Duration,
+    /// Largest message or polling body accepted, in bytes. Default 1 MB.
+    pub max_http_buffer_size: usize,
+    /// Enabled transports. Default both.
+    pub transports: Transports,
+    /// Whether polling clients may upgrade to WebSocket. Default true.
+    pub allow_upgrades: bool,
+    /// Cross-origin requests. Default off (same origin only).
+    pub cors: Option<CorsConfig>,
+    /// The `io` cookie set on the handshake, for load balancers that stick
+    /// on it. Default off.
+    pub cookie: Option<CookieConfig>,
+    /// A hook that can refuse a handshake. Default none.
+    pub allow_request: Option<AllowRequest>,
+    /// Most outgoing packets queued for one client. A client that falls
+    /// this far behind is disconnected ("outgoing buffer full"). Default 10,000.
+    pub max_buffered_packets: usize,
+    /// Forwards requests for sessions of other nodes to their owner, so
+    /// that load balancers need no sticky sessions. Default none.
+    pub session_router: Option<Arc<dyn SessionRouter>>,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            path: "/socket.io/".into(),
+            ping_interval: Duration::from_millis(25_000),
+            ping_timeout: Duration::from_millis(20_000),
+            upgrade_timeout: Duration::from_millis(10_000),
+            max_http_buffer_size: 1_000_000,
+            transports: Transports::default(),
+            allow_upgrades: true,
+            cors: None,
+            cookie: None,
+            allow_request: None,
+            max_buffered_packets: 10_000,
+            session_router: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for EngineConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineConfig")
+            .field("path", &self.path)
+            .field("ping_interval", &self.ping_interval)
+            .field("ping_timeout", &self.ping_timeout)
+            .field("upgrade_timeout", &self.upgrade_timeout)
+            .field("max_http_buffer_size", &self.max_http_buffer_size)
+            .field("transports", &self.transports)
+            .field("allow_upgrades", &self.allow_upgrades)
+            .field("cors", &self.cors)
+            .field("cookie", &self.cookie)
+            .field("allow_request", &self.allow_request.is_some())
+            .field("max_buffered_packets", &self.max_buffered_packets)
+            .field(
+                "session_router",
+                &self.session_router.as_ref().map(|r| r.tag().to_owned()),
+            )
+            .finish()
+    }
+}
+
+/// Which transports a server accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Transports {
+    /// HTTP long-polling.
+    pub polling: bool,
+    /// WebSocket.
+    pub websocket: bool,
+}
+
+impl Default for Transports {
+    fn default() -> Self {
+        Transports {
+            polling: true,
+            websocket: true,
+        }
+    }
+}
+
+impl Transports {
+    /// Parses a list such as `polling,websocket`.
+    pub fn parse(list: &str) -> Result<Transports, String> {
+        let mut t = Transports {
+            polling: false,
+            websocket: false,
+        };
+        for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            match name {
+                "polling" => t.polling = true,
+                "websocket" => t.websocket = true,
+                other => {
+                    return Err(format!(
+                        "unknown transport {other:?} (expected polling or websocket)"
+                    ));
+                }
+            }
+        }
+        if !t.polling && !t.websocket {
+            return Err("at least one transport is needed".into());
+        }
+        Ok(t)
+    }
+}
+
+/// Cross-origin resource sharing for browsers on other origins.
+#[derive(Clone, Debug, Default)]
+pub struct CorsConfig {
+    /// Allowed origins; empty means any origin.
+    pub origins: Vec<String>,
+    /// Whether credentials (cookies) may be sent.
+    pub credentials: bool,
+    /// How long browsers may cache a preflight answer.
+    pub max_age: Option<Duration>,
+}
+
+impl CorsConfig {
+    /// Any origin.
+    pub fn any() -> Self {
+        CorsConfig::default()
+    }
+
+    /// The origin to echo for a request from `origin`, if it is allowed.
+    pub(crate) fn allow_origin<'a>(&self, origin: Option<&'a str>) -> Option<&'a str> {
+        match origin {
+            None => None,
+            Some(o)
+                if self.origins.is_empty() || self.origins.iter().any(|a| a == o || a == "*") =>
+            {
+                Some(o)
+            }
+            Some(_) => None,
+        }
+    }
+}
+
+/// The `io` cookie (Node's `cookie` option) that carries the session id.
+#[derive(Clone, Debug)]
+pub struct CookieConfig {
+    /// Cookie name. Default `io`.
+    pub name: String,
+    /// Cookie path. Default `/`.
+    pub path: String,
+    /// `HttpOnly`. Default true.
+    pub http_only: bool,
+    /// `SameSite` value. Default `Lax`.
+    pub same_site: SameSite,
+}
+
+impl Default for CookieConfig {
+    fn default() -> Self {
+        CookieConfig {
+            name: "io".into(),
+            path: "/".into(),
+            http_only: true,
+            same_site: SameSite::Lax,
+        }
+    }
+}
+
+/// The `SameSite` attribute of a cookie.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SameSite {
+    /// `SameSite=Strict`
+    Strict,
+    /// `SameSite=Lax`
+    Lax,
+    /// `SameSite=None`
+    None,
+}
+
+impl CookieConfig {
+    pub(crate) fn header_value(&self, sid: &str) -> String {
+        let same_site = match self.same_site {
+            SameSite::Strict => "Strict",
+            SameSite::Lax => "Lax",
+            SameSite::None => "None",
+        };
+        let mut v = format!("{}={}; Path={}", self.name, sid, self.path);
+        if self.http_only {
+            v.push_str("; HttpOnly");
+        }
+        v.push_str("; SameSite=");
+        v.push_str(same_site);
+        v
+    }
+}
+
+/// A refused handshake: HTTP status and message sent to the client.
+#[derive(Clone, Debug)]
+pub struct Refusal {
+    /// HTTP status. Node uses 403.
+    pub status: http::StatusCode,
+    /// Message in the JSON error body.
+    pub message: String,
+}
+
+impl Refusal {
+    /// A 403 refusal with this message.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Refusal {
+            status: http::StatusCode::FORBIDDEN,
+            message: message.into(),
+        }
+    }
+}
+
+/// The future an [`AllowRequest`] hook returns.
+pub type AllowFuture = Pin<Box<dyn Future<Output = Result<(), Refusal>> + Send>>;
+
+/// A hook called with each handshake request (not later requests of a
+/// session); an `Err` refuses the connection.
+#[derive(Clone)]
+pub struct AllowRequest(pub(crate) Arc<dyn Fn(&Parts) -> AllowFuture + Send + Sync>);
+
+impl AllowRequest {
+    /// Wraps an async check.
+    pub fn new<F, Fut>(f: F) -> Self
+    where
+        F: Fn(&Parts) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), Refusal>> + Send + 'static,
+    {
+        AllowRequest(Arc::new(move |parts| Box::pin(f(parts))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_transport_lists() {
+        assert_eq!(
+            Transports::parse("websocket").unwrap(),
+            Transports {
+                polling: false,
+                websocket: true
+            }
+        );
+        assert_eq!(
+            Transports::parse("polling, websocket").unwrap(),
+            Transports::default()
+        );
+        assert!(Transports::parse("").is_err());
+        assert!(Transports::parse("webtransport").is_err());
+    }
+
+    #[test]
+    fn cookie_matches_node_serialization() {
+        assert_eq!(
+            CookieConfig::default().header_value("abc"),
+            "io=abc; Path=/; HttpOnly; SameSite=Lax"
+        );
+    }
+
+    #[test]
+    fn cors_echoes_allowed_origins_only() {
+        let any = CorsConfig::any();
+        assert_eq!(any.allow_origin(Some("http://a")), Some("http://a"));
+        let list = CorsConfig {
+            origins: vec!["http://a".into()],
+            ..Default::default()
+        };
+        assert_eq!(list.allow_origin(Some("http://a")), Some("http://a"));
+        assert_eq!(list.allow_origin(Some("http://b")), None);
+        assert_eq!(list.allow_origin(None), None);
+    }
+}

@@ -1,0 +1,132 @@
+//! Sessions without sticky load balancing: a session id names the node
+//! that owns the session, and a node that gets a request for a session it
+//! does not own forwards it to the owner — a polling request as a proxied
+//! HTTP request, a WebSocket upgrade as a proxied upgrade whose bytes are
+//! then relayed both ways. The client never sees which node answered.
+//!
+//! A [`SessionRouter`] (the cluster) knows this node's tag and where the
+//! other nodes listen. A request for a session whose owner is unknown or
+//! gone gets the protocol's 400 "Session ID unknown" at once, and the
+//! client reconnects. A forwarded request is marked so that it is never
+//! forwarded twice.
+
+use super::ResponseBody;
+use super::handle::BoxError;
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_util::rt::TokioIo;
+use std::time::Duration;
+use tokio::net::TcpStream;
+
+/// Marks a request a node forwarded (never forwarded again).
+pub const FORWARDED_HEADER: &str = "x-switchyard-forwarded";
+
+/// How long reaching the owner may take before the request fails.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Knows which node owns a session, for load balancers without stickiness.
+pub trait SessionRouter: Send + Sync + 'static {
+    /// This node's tag: the ids of its sessions end with `.<tag>`.
+    fn tag(&self) -> &str;
+
+    /// Where the node with `tag` listens (`host:port`), while it is alive.
+    fn owner(&self, tag: &str) -> Option<String>;
+}
+
+/// The tag a session id names, if any.
+pub fn tag_of(sid: &str) -> Option<&str> {
+    sid.rsplit_once('.')
+        .map(|(_, tag)| tag)
+        .filter(|t| !t.is_empty())
+}
+
+/// Why a request could not be forwarded.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ForwardError {
+    #[error("cannot reach the owner at {0}: {1}")]
+    Connect(String, String),
+    #[error("the owner failed: {0}")]
+    Upstream(String),
+    #[error("the request body: {0}")]
+    Body(String),
+}
+
+/// Sends `req` to the owner at `owner` and returns its answer; a WebSocket
+/// upgrade is relayed for as long as it lasts.
+pub(crate) async fn forward<B>(
+    mut req: Request<B>,
+    owner: &str,
+    body_limit: usize,
+) -> Result<Response<ResponseBody>, ForwardError>
+where
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    let client_upgrade =
+        super::ws::is_upgrade_request(req.headers()).then(|| hyper::upgrade::on(&mut req));
+    let (mut parts, body) = req.into_parts();
+    let body = Limited::new(body, body_limit)
+        .collect()
+        .await
+        .map_err(|e| ForwardError::Body(e.to_string()))?
+        .to_bytes();
+    parts
+        .headers
+        .insert(FORWARDED_HEADER, HeaderValue::from_static("1"));
+    let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(owner))
+        .await
+        .map_err(|_| ForwardError::Connect(owner.to_owned(), "timed out".into()))?
+        .map_err(|e| ForwardError::Connect(owner.to_owned(), e.to_string()))?;
+    let _ = stream.set_nodelay(true);
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| ForwardError::Connect(owner.to_owned(), e.to_string()))?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.with_upgrades().await {
+            tracing::debug!(error = %e, "forwarding connection ended");
+        }
+    });
+    let mut response = sender
+        .send_request(Request::from_parts(parts, Full::new(body)))
+        .await
+        .map_err(|e| ForwardError::Upstream(e.to_string()))?;
+    if response.status() == StatusCode::SWITCHING_PROTOCOLS
+        && let Some(client_upgrade) = client_upgrade
+    {
+        let owner_upgrade = hyper::upgrade::on(&mut response);
+        tokio::spawn(async move {
+            match tokio::try_join!(client_upgrade, owner_upgrade) {
+                Ok((client, owner)) => {
+                    let (mut client, mut owner) = (TokioIo::new(client), TokioIo::new(owner));
+                    if let Err(e) = tokio::io::copy_bidirectional(&mut client, &mut owner).await {
+                        tracing::debug!(error = %e, "forwarded WebSocket ended");
+                    }
+                }
+                Err(e) => tracing::debug!(error = %e, "forwarded upgrade not completed"),
+            }
+        });
+        let (parts, _) = response.into_parts();
+        return Ok(Response::from_parts(parts, Full::new(Bytes::new())));
+    }
+    let (parts, body) = response.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map_err(|e| ForwardError::Upstream(e.to_string()))?
+        .to_bytes();
+    Ok(Response::from_parts(parts, Full::new(body)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_ids_name_their_owner() {
+        assert_eq!(tag_of("AbCd-_0123456789abcdefg.1a2b3c4d"), Some("1a2b3c4d"));
+        assert_eq!(tag_of("AbCd-_0123456789abcdefg"), None);
+        assert_eq!(tag_of("trailing."), None);
+    }
+}

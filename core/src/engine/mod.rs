@@ -1,0 +1,234 @@
+//! Engine.IO v4: sessions over HTTP long-polling and WebSocket, the upgrade
+//! between them, and the heartbeat.
+//!
+//! The engine is usable on its own (see the `conformance` example's
+//! `/engine.io/` echo server): implement [`EngineHandler`] and call
+//! [`Engine::handle`] with HTTP requests. Socket.IO is one such handler.
+
+mod config;
+mod forward;
+mod handle;
+pub(crate) mod packet;
+mod polling;
+mod request;
+mod session;
+mod upgrade;
+mod ws;
+
+pub use config::{
+    AllowFuture, AllowRequest, CookieConfig, CorsConfig, EngineConfig, Refusal, SameSite,
+    Transports,
+};
+pub use forward::{FORWARDED_HEADER, SessionRouter, tag_of};
+pub use packet::{Frame, Message, decode_polling_payload, encode_polling_payload};
+pub use request::{RemoteAddr, RequestInfo, ResponseBody};
+pub use session::{Push, Session, TransportKind};
+
+use crate::sid::Sid;
+use crate::timer::FifoTimer;
+use parking_lot::RwLock;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Instant;
+
+/// What the layer above the engine does with sessions.
+pub trait EngineHandler: Send + Sync + Sized + 'static {
+    /// Per-session state, created empty with each session.
+    type Data: Default + Send + Sync + 'static;
+
+    /// A session was opened (its open packet is already queued).
+    fn on_open(&self, session: &Arc<Session<Self>>);
+
+    /// A message arrived, in order.
+    fn on_message(&self, session: &Arc<Session<Self>>, message: Message);
+
+    /// The session closed; called once.
+    fn on_close(&self, session: &Arc<Session<Self>>, reason: CloseReason);
+}
+
+/// Why a session closed, named as Node's engine.io names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CloseReason {
+    /// The client closed the connection or sent a close packet.
+    TransportClose,
+    /// The connection failed, or the client broke the transport's rules.
+    TransportError,
+    /// No pong within the ping timeout.
+    PingTimeout,
+    /// The client sent a malformed packet.
+    ParseError,
+    /// The server closed the session.
+    ForcedClose,
+    /// The server is shutting down.
+    ServerShuttingDown,
+    /// The client fell too far behind (outgoing buffer budget exceeded).
+    OutgoingBufferFull,
+}
+
+impl CloseReason {
+    /// The reason as Node.js spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseReason::TransportClose => "transport close",
+            CloseReason::TransportError => "transport error",
+            CloseReason::PingTimeout => "ping timeout",
+            CloseReason::ParseError => "parse error",
+            CloseReason::ForcedClose => "forced close",
+            CloseReason::ServerShuttingDown => "server shutting down",
+            CloseReason::OutgoingBufferFull => "outgoing buffer full",
+        }
+    }
+
+    /// Whether queued packets are still sent before the transport closes
+    /// (a server-initiated close, not a failure).
+    pub(crate) fn flushes(self) -> bool {
+        matches!(
+            self,
+            CloseReason::ForcedClose | CloseReason::ServerShuttingDown
+        )
+    }
+}
+
+impl fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An Engine.IO server: the session table and its heartbeat.
+pub struct Engine<H: EngineHandler> {
+    inner: Arc<EngineInner<H>>,
+}
+
+impl<H: EngineHandler> Clone for Engine<H> {
+    fn clone(&self) -> Self {
+        Engine {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+type HeartbeatItem<H> = (Weak<Session<H>>, u32);
+
+pub(crate) struct EngineInner<H: EngineHandler> {
+    pub config: EngineConfig,
+    pub handler: H,
+    sessions: RwLock<HashMap<Sid, Arc<Session<H>>>>,
+    pings: FifoTimer<HeartbeatItem<H>>,
+    pong_timeouts: FifoTimer<HeartbeatItem<H>>,
+    epoch: Instant,
+    /// Requests forwarded to the node owning their session.
+    forwarded: AtomicU64,
+}
+
+impl<H: EngineHandler> Engine<H> {
+    /// A new engine serving `handler`.
+    pub fn new(config: EngineConfig, handler: H) -> Self {
+        let pings = FifoTimer::new(
+            config.ping_interval,
+            |(session, generation): HeartbeatItem<H>| {
+                if let Some(s) = session.upgrade()
+                    && s.send_ping(generation)
+                {
+                    s.engine.pong_timeouts.schedule((session, generation));
+                }
+            },
+        );
+        let pong_timeouts = FifoTimer::new(
+            config.ping_timeout,
+            |(session, generation): HeartbeatItem<H>| {
+                if let Some(s) = session.upgrade()
+                    && s.ping_timed_out(generation)
+                {
+                    s.engine.pong_timeouts.schedule((session, generation));
+                }
+            },
+        );
+        Engine {
+            inner: Arc::new(EngineInner {
+                config,
+                handler,
+                sessions: RwLock::new(HashMap::new()),
+                pings,
+                pong_timeouts,
+                epoch: Instant::now(),
+                forwarded: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &EngineConfig {
+        &self.inner.config
+    }
+
+    /// The handler.
+    pub fn handler(&self) -> &H {
+        &self.inner.handler
+    }
+
+    /// The open session with this id.
+    pub fn session(&self, sid: &str) -> Option<Arc<Session<H>>> {
+        self.inner.sessions.read().get(sid).cloned()
+    }
+
+    /// How many sessions are open.
+    pub fn session_count(&self) -> usize {
+        self.inner.sessions.read().len()
+    }
+
+    /// How many requests were forwarded to the node owning their session.
+    pub fn forwarded_requests(&self) -> u64 {
+        self.inner.forwarded.load(Ordering::Relaxed)
+    }
+
+    /// A new session id; with a session router, it names this node.
+    pub(crate) fn new_sid(&self) -> Sid {
+        match &self.inner.config.session_router {
+            Some(router) => Sid::from(format!("{}.{}", Sid::random(), router.tag())),
+            None => Sid::random(),
+        }
+    }
+
+    /// Closes every session.
+    pub fn close_all(&self, reason: CloseReason) {
+        let sessions: Vec<_> = self.inner.sessions.read().values().cloned().collect();
+        for s in sessions {
+            s.close(reason);
+        }
+    }
+}
+
+impl<H: EngineHandler> EngineInner<H> {
+    pub(crate) fn millis(&self) -> u64 {
+        session::millis_since(self.epoch)
+    }
+
+    pub(crate) fn insert(&self, session: Arc<Session<H>>) {
+        self.sessions.write().insert(session.sid().clone(), session);
+    }
+
+    pub(crate) fn get(&self, sid: &str) -> Option<Arc<Session<H>>> {
+        self.sessions.read().get(sid).cloned()
+    }
+
+    pub(crate) fn remove(&self, sid: &Sid) {
+        self.sessions.write().remove(sid);
+    }
+
+    /// Keeps a closed polling session reachable until its client collects
+    /// the last packets, or for one heartbeat period.
+    pub(crate) fn linger(&self, session: Arc<Session<H>>) {
+        let wait = self.config.ping_interval + self.config.ping_timeout;
+        tokio::spawn(async move {
+            tokio::time::sleep(wait).await;
+            session.engine.remove(session.sid());
+        });
+    }
+
+    pub(crate) fn schedule_ping(&self, session: &Arc<Session<H>>, generation: u32) {
+        self.pings.schedule((Arc::downgrade(session), generation));
+    }
+}

@@ -1,0 +1,166 @@
+//! HTTP long-polling: a GET waits for queued packets, a POST delivers the
+//! client's packets. One GET and one POST at a time per session; an
+//! overlapping request closes the session, as in Node.
+
+use super::handle::BoxError;
+use super::packet::{NOOP, encode_payload, parse_payload};
+use super::request::Responder;
+use super::session::{PollAnswer, Session};
+use super::{CloseReason, EngineHandler, ResponseBody};
+use http::{Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Limited};
+use std::sync::Arc;
+
+/// Answers a GET with queued packets, waiting for some if there are none.
+pub(super) async fn get<H: EngineHandler>(
+    session: Arc<Session<H>>,
+    responder: &Responder<'_>,
+    handshake: bool,
+) -> Response<ResponseBody> {
+    if !session.begin_get() {
+        tracing::debug!(sid = %session.sid(), "overlapping poll from client");
+        session.close(CloseReason::TransportError);
+        return responder.status(StatusCode::BAD_REQUEST);
+    }
+    let mut pending = PendingGet {
+        session: &session,
+        answered: false,
+    };
+    let answer = std::future::poll_fn(|cx| session.poll_get(cx)).await;
+    pending.answered = true;
+    drop(pending);
+    let body = match &answer {
+        PollAnswer::Frames(frames) => encode_payload(frames),
+        PollAnswer::Noop => encode_payload([&NOOP]),
+    };
+    if session.is_closed() {
+        // The last packets of a closed session are collected: forget it.
+        session.engine.remove(session.sid());
+    }
+    let cookie = session
+        .engine
+        .config
+        .cookie
+        .as_ref()
+        .filter(|_| handshake)
+        .map(|c| (c, session.sid().as_str()));
+    responder.payload(body, cookie)
+}
+
+/// A GET in progress. If the client goes away before it is answered (the
+/// request future is dropped), the session fails, as Node's "poll
+/// connection closed prematurely".
+struct PendingGet<'a, H: EngineHandler> {
+    session: &'a Arc<Session<H>>,
+    answered: bool,
+}
+
+impl<H: EngineHandler> Drop for PendingGet<'_, H> {
+    fn drop(&mut self) {
+        self.session.end_get();
+        if !self.answered && !self.session.is_closed() {
+            tracing::debug!(sid = %self.session.sid(), "poll connection closed prematurely");
+            self.session.close(CloseReason::TransportError);
+        }
+    }
+}
+
+/// Reads a POST body and delivers its packets in order.
+pub(super) async fn post<H, B>(
+    session: Arc<Session<H>>,
+    req: Request<B>,
+    responder: &Responder<'_>,
+) -> Response<ResponseBody>
+where
+    H: EngineHandler,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    if !session.begin_post() {
+        tracing::debug!(sid = %session.sid(), "overlapping data request from client");
+        session.close(CloseReason::TransportError);
+        return responder.status(StatusCode::BAD_REQUEST);
+    }
+    let _slot = PostSlot(&session);
+    let limit = session.engine.config.max_http_buffer_size;
+    let fail = |reason: CloseReason, status: StatusCode, why: &str| {
+        tracing::debug!(sid = %session.sid(), %reason, "{why}");
+        session.close(reason);
+        responder.status(status)
+    };
+
+    if req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v == "application/octet-stream")
+    {
+        return fail(
+            CloseReason::TransportError,
+            StatusCode::BAD_REQUEST,
+            "binary polling bodies are not protocol v4",
+        );
+    }
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return fail(
+            CloseReason::TransportError,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload too large",
+        );
+    }
+    let body = match Limited::new(req.into_body(), limit).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            return fail(
+                CloseReason::TransportError,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload too large",
+            );
+        }
+        Err(_) => {
+            return fail(
+                CloseReason::TransportError,
+                StatusCode::BAD_REQUEST,
+                "data request closed prematurely",
+            );
+        }
+    };
+    let Ok(text) = std::str::from_utf8(&body) else {
+        return fail(
+            CloseReason::ParseError,
+            StatusCode::BAD_REQUEST,
+            "polling body is not UTF-8",
+        );
+    };
+    if session.is_closed() {
+        // A closed session waiting for its last poll ignores data.
+        return responder.ok();
+    }
+    for packet in parse_payload(text) {
+        match packet {
+            Ok(packet) => session.receive(packet),
+            Err(e) => {
+                tracing::debug!(sid = %session.sid(), error = %e, "invalid packet");
+                session.close(CloseReason::ParseError);
+                return responder.status(StatusCode::BAD_REQUEST);
+            }
+        }
+        if session.is_closed() {
+            break;
+        }
+    }
+    responder.ok()
+}
+
+struct PostSlot<'a, H: EngineHandler>(&'a Arc<Session<H>>);
+
+impl<H: EngineHandler> Drop for PostSlot<'_, H> {
+    fn drop(&mut self) {
+        self.0.end_post();
+    }
+}

@@ -1,0 +1,280 @@
+//! What the engine reads from requests (query, client address) and the
+//! shapes of its answers (payloads, Node's JSON errors, CORS headers).
+
+use super::config::{CookieConfig, CorsConfig};
+use bytes::Bytes;
+use http::header::{self, HeaderValue};
+use http::{HeaderMap, Method, Response, StatusCode, Uri};
+use http_body_util::Full;
+use std::net::SocketAddr;
+use std::time::SystemTime;
+
+/// The body of every engine response.
+pub type ResponseBody = Full<Bytes>;
+
+/// The client's address, as a request extension. `listen` adds it; when
+/// mounting the service elsewhere, insert it to fill `handshake.address`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RemoteAddr(pub SocketAddr);
+
+/// The HTTP request that opened a session.
+#[derive(Debug)]
+pub struct RequestInfo {
+    /// Request headers.
+    pub headers: HeaderMap,
+    /// Request URI (path and query).
+    pub uri: Uri,
+    /// Decoded query parameters, in order.
+    pub query: Vec<(String, String)>,
+    /// The client's address, when known.
+    pub remote_addr: Option<SocketAddr>,
+    /// When the session opened.
+    pub issued: SystemTime,
+}
+
+impl RequestInfo {
+    pub(crate) fn from_parts(parts: &http::request::Parts, query: Vec<(String, String)>) -> Self {
+        RequestInfo {
+            headers: parts.headers.clone(),
+            uri: parts.uri.clone(),
+            query,
+            remote_addr: parts.extensions.get::<RemoteAddr>().map(|a| a.0),
+            issued: SystemTime::now(),
+        }
+    }
+
+    /// The first query parameter with this name.
+    pub fn query_param(&self, name: &str) -> Option<&str> {
+        query_param(&self.query, name)
+    }
+}
+
+pub(crate) fn query_param<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    query
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// Parses `a=1&b=x%20y` (form encoding: `+` is a space).
+pub(crate) fn parse_query(query: Option<&str>) -> Vec<(String, String)> {
+    query
+        .unwrap_or("")
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => match (
+                bytes.get(i + 1).and_then(|&b| hex(b)),
+                bytes.get(i + 2).and_then(|&b| hex(b)),
+            ) {
+                (Some(high), Some(low)) => {
+                    out.push(high << 4 | low);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// The protocol errors of Node's engine.io, with their codes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum EngineError {
+    UnknownTransport = 0,
+    UnknownSid = 1,
+    BadHandshakeMethod = 2,
+    BadRequest = 3,
+    Forbidden = 4,
+    UnsupportedProtocolVersion = 5,
+}
+
+impl EngineError {
+    pub fn message(self) -> &'static str {
+        match self {
+            EngineError::UnknownTransport => "Transport unknown",
+            EngineError::UnknownSid => "Session ID unknown",
+            EngineError::BadHandshakeMethod => "Bad handshake method",
+            EngineError::BadRequest => "Bad request",
+            EngineError::Forbidden => "Forbidden",
+            EngineError::UnsupportedProtocolVersion => "Unsupported protocol version",
+        }
+    }
+}
+
+/// Builds responses with the CORS headers of the request's origin.
+pub(crate) struct Responder<'a> {
+    pub cors: Option<&'a CorsConfig>,
+    pub origin: Option<&'a str>,
+}
+
+impl Responder<'_> {
+    fn builder(&self, status: StatusCode) -> http::response::Builder {
+        let mut b = Response::builder().status(status);
+        if let Some(cors) = self.cors {
+            if let Some(origin) = cors.allow_origin(self.origin) {
+                let value = if cors.origins.is_empty() && !cors.credentials {
+                    "*"
+                } else {
+                    origin
+                };
+                b = b.header(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+                if cors.credentials {
+                    b = b.header(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, "true");
+                }
+            }
+            b = b.header(header::VARY, "Origin");
+        }
+        b
+    }
+
+    fn finish(b: http::response::Builder, body: Bytes) -> Response<ResponseBody> {
+        b.body(Full::new(body)).unwrap_or_else(|_| {
+            // Only reachable with an invalid header value; answer plainly.
+            let mut r = Response::new(Full::new(Bytes::new()));
+            *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+            r
+        })
+    }
+
+    /// Node's error answer: `{"code":N,"message":"..."}`.
+    pub fn error(
+        &self,
+        error: EngineError,
+        message: Option<&str>,
+        status: Option<StatusCode>,
+    ) -> Response<ResponseBody> {
+        let status = status.unwrap_or(if error == EngineError::Forbidden {
+            StatusCode::FORBIDDEN
+        } else {
+            StatusCode::BAD_REQUEST
+        });
+        let body = serde_json::json!({ "code": error as u8, "message": message.unwrap_or(error.message()) });
+        Self::finish(
+            self.builder(status)
+                .header(header::CONTENT_TYPE, "application/json"),
+            Bytes::from(body.to_string()),
+        )
+    }
+
+    /// A bare status (413, or 400 for an overlapping request).
+    pub fn status(&self, status: StatusCode) -> Response<ResponseBody> {
+        Self::finish(self.builder(status), Bytes::new())
+    }
+
+    /// A polling payload.
+    pub fn payload(
+        &self,
+        body: Bytes,
+        cookie: Option<(&CookieConfig, &str)>,
+    ) -> Response<ResponseBody> {
+        let mut b = self
+            .builder(StatusCode::OK)
+            .header(header::CONTENT_TYPE, "text/plain; charset=UTF-8")
+            .header(header::CACHE_CONTROL, "no-store");
+        if let Some((cookie, sid)) = cookie {
+            b = b.header(header::SET_COOKIE, cookie.header_value(sid));
+        }
+        Self::finish(b, body)
+    }
+
+    /// The answer to a polling POST.
+    pub fn ok(&self) -> Response<ResponseBody> {
+        Self::finish(
+            self.builder(StatusCode::OK)
+                .header(header::CONTENT_TYPE, "text/html")
+                .header(header::CACHE_CONTROL, "no-store"),
+            Bytes::from_static(b"ok"),
+        )
+    }
+
+    /// The answer to a CORS preflight.
+    pub fn preflight(&self, request_headers: Option<&HeaderValue>) -> Response<ResponseBody> {
+        let mut b = self
+            .builder(StatusCode::NO_CONTENT)
+            .header(
+                header::ACCESS_CONTROL_ALLOW_METHODS,
+                "GET,HEAD,PUT,PATCH,POST,DELETE",
+            )
+            .header(header::CONTENT_LENGTH, "0");
+        if let Some(h) = request_headers {
+            b = b.header(header::ACCESS_CONTROL_ALLOW_HEADERS, h);
+        }
+        if let Some(age) = self.cors.and_then(|c| c.max_age) {
+            b = b.header(header::ACCESS_CONTROL_MAX_AGE, age.as_secs().to_string());
+        }
+        Self::finish(b, Bytes::new())
+    }
+
+    /// A refused WebSocket handshake, as Node answers it (plain text).
+    pub fn upgrade_refused(&self, message: &str) -> Response<ResponseBody> {
+        Self::finish(
+            self.builder(StatusCode::BAD_REQUEST)
+                .header(header::CONNECTION, "close")
+                .header(header::CONTENT_TYPE, "text/html"),
+            Bytes::from(message.to_owned()),
+        )
+    }
+}
+
+/// Whether a request is a CORS preflight.
+pub(crate) fn is_preflight(method: &Method, headers: &HeaderMap) -> bool {
+    method == Method::OPTIONS && headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_queries_like_url_search_params() {
+        let q = parse_query(Some(
+            "EIO=4&transport=polling&t=N8hyd6w&name=a%20b+c&flag&bad=%zz&x=%e2%82%ac",
+        ));
+        assert_eq!(query_param(&q, "EIO"), Some("4"));
+        assert_eq!(query_param(&q, "name"), Some("a b c"));
+        assert_eq!(query_param(&q, "flag"), Some(""));
+        assert_eq!(query_param(&q, "bad"), Some("%zz"));
+        assert_eq!(query_param(&q, "x"), Some("€"));
+        assert_eq!(query_param(&q, "missing"), None);
+        assert!(parse_query(None).is_empty());
+        assert_eq!(query_param(&parse_query(Some("a=%")), "a"), Some("%"));
+        assert_eq!(query_param(&parse_query(Some("a=%4")), "a"), Some("%4"));
+    }
+
+    #[test]
+    fn errors_match_node_bodies() {
+        let r = Responder {
+            cors: None,
+            origin: None,
+        };
+        let res = r.error(EngineError::UnknownSid, None, None);
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        let res = r.error(EngineError::Forbidden, Some("nope"), None);
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    }
+}

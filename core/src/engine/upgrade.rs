@@ -1,0 +1,103 @@
+//! WebSocket handshakes: a new session over WebSocket, or a polling
+//! session probing an upgrade.
+
+use super::request::Responder;
+use super::session::{Session, TransportKind};
+use super::ws::{self, Mode};
+use super::{Engine, EngineHandler, RequestInfo, ResponseBody};
+use bytes::Bytes;
+use http::{Request, Response, StatusCode, header};
+use http_body_util::Full;
+use hyper_util::rt::TokioIo;
+use std::sync::Arc;
+use tokio::io::AsyncWriteExt;
+
+/// Opens a new session over WebSocket.
+pub(super) fn handshake<H: EngineHandler, B>(
+    engine: &Engine<H>,
+    mut req: Request<B>,
+    query: Vec<(String, String)>,
+    responder: &Responder<'_>,
+) -> Response<ResponseBody> {
+    let accept = match ws::accept_key(req.headers()) {
+        Ok(accept) => accept,
+        Err(why) => return responder.upgrade_refused(why),
+    };
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    let (parts, _) = req.into_parts();
+    let info = RequestInfo::from_parts(&parts, query);
+    let sid = engine.new_sid();
+    let cookie = engine
+        .config()
+        .cookie
+        .as_ref()
+        .map(|c| c.header_value(&sid));
+    let engine = engine.clone();
+    tokio::spawn(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => {
+                let session = engine.open(sid, info, TransportKind::WebSocket);
+                let timeout = engine.config().upgrade_timeout;
+                ws::run(TokioIo::new(upgraded), session, Mode::Open, timeout).await;
+            }
+            Err(e) => tracing::debug!(error = %e, "websocket handshake not completed"),
+        }
+    });
+    switching_protocols(&accept, cookie)
+}
+
+/// Accepts a WebSocket for an existing polling session: the upgrade probe.
+pub(super) fn probe<H: EngineHandler, B>(
+    engine: &Engine<H>,
+    mut req: Request<B>,
+    session: Arc<Session<H>>,
+    responder: &Responder<'_>,
+) -> Response<ResponseBody> {
+    let accept = match ws::accept_key(req.headers()) {
+        Ok(accept) => accept,
+        Err(why) => return responder.upgrade_refused(why),
+    };
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    let can_upgrade = engine.config().allow_upgrades && session.begin_upgrade();
+    let timeout = engine.config().upgrade_timeout;
+    tokio::spawn(async move {
+        let upgraded = match on_upgrade.await {
+            Ok(upgraded) => upgraded,
+            Err(e) => {
+                tracing::debug!(sid = %session.sid(), error = %e, "upgrade handshake not completed");
+                if can_upgrade {
+                    session.abort_upgrade();
+                }
+                return;
+            }
+        };
+        let mut io = TokioIo::new(upgraded);
+        if can_upgrade {
+            ws::run(io, session, Mode::Probe, timeout).await;
+        } else {
+            // Already upgraded or upgrading: Node accepts, then closes.
+            tracing::debug!(sid = %session.sid(), "second upgrade attempt refused");
+            let mut close = bytes::BytesMut::new();
+            ws::frame::encode_close(&mut close, ws::frame::CLOSE_NORMAL);
+            let _ = io.write_all(&close).await;
+            let _ = io.shutdown().await;
+        }
+    });
+    switching_protocols(&accept, None)
+}
+
+fn switching_protocols(accept: &str, cookie: Option<String>) -> Response<ResponseBody> {
+    let mut builder = Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header(header::UPGRADE, "websocket")
+        .header(header::CONNECTION, "Upgrade")
+        .header(header::SEC_WEBSOCKET_ACCEPT, accept);
+    if let Some(cookie) = cookie {
+        builder = builder.header(header::SET_COOKIE, cookie);
+    }
+    builder.body(Full::new(Bytes::new())).unwrap_or_else(|_| {
+        let mut r = Response::new(Full::new(Bytes::new()));
+        *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+        r
+    })
+}

@@ -1,0 +1,353 @@
+//! The task of one WebSocket connection: one poll loop that reads frames,
+//! writes the session's queued frames in batches, and handles the upgrade
+//! probe. No timers of its own: the heartbeat is the engine's.
+//!
+//! Reads go into a per-thread scratch buffer, so an idle connection holds
+//! no read buffer at all; only a partial frame is kept per connection.
+
+use super::frame::{self, CLOSE_NORMAL, Decoder, OP_PONG, OP_TEXT, WsError, WsEvent};
+use crate::engine::packet::{Frame, Incoming, Message, PONG_PROBE, parse_text};
+use crate::engine::session::{Session, WsNext};
+use crate::engine::{CloseReason, EngineHandler};
+use bytes::{Buf, BytesMut};
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::Sleep;
+
+/// How the connection starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// The WebSocket is the session's transport.
+    Open,
+    /// The session is on polling; this WebSocket is probing an upgrade.
+    Probe,
+}
+
+const SCRATCH_SIZE: usize = 16 * 1024;
+/// Write buffers larger than this are released once written.
+const KEEP_WRITE_BUFFER: usize = 16 * 1024;
+/// Loop turns before yielding to other tasks.
+const TURNS_PER_POLL: usize = 32;
+
+thread_local! {
+    static SCRATCH: RefCell<Vec<u8>> = RefCell::new(vec![0; SCRATCH_SIZE]);
+}
+
+/// Runs a WebSocket connection until it closes.
+pub(crate) async fn run<H, IO>(
+    io: IO,
+    session: Arc<Session<H>>,
+    mode: Mode,
+    upgrade_timeout: Duration,
+) where
+    H: EngineHandler,
+    IO: AsyncRead + AsyncWrite + Unpin,
+{
+    let max_message = session.engine.config.max_http_buffer_size;
+    let mut conn = Conn {
+        io,
+        session,
+        mode,
+        decoder: Decoder::new(max_message),
+        pending: BytesMut::new(),
+        wbuf: BytesMut::new(),
+        batch: VecDeque::new(),
+        events: Vec::new(),
+        upgrade_deadline: (mode == Mode::Probe)
+            .then(|| Box::pin(tokio::time::sleep(upgrade_timeout))),
+        close_code: None,
+        closing: false,
+        done: false,
+    };
+    std::future::poll_fn(|cx| conn.poll(cx)).await;
+    conn.finish();
+}
+
+struct Conn<H: EngineHandler, IO> {
+    io: IO,
+    session: Arc<Session<H>>,
+    mode: Mode,
+    decoder: Decoder,
+    /// Bytes of a frame not yet complete.
+    pending: BytesMut,
+    /// Encoded frames not yet written.
+    wbuf: BytesMut,
+    batch: VecDeque<Frame>,
+    events: Vec<WsEvent>,
+    upgrade_deadline: Option<Pin<Box<Sleep>>>,
+    /// The close code to send, when closing for a framing error.
+    close_code: Option<u16>,
+    /// A close frame is in `wbuf`: end once it is written.
+    closing: bool,
+    /// The connection is over (peer gone or close written).
+    done: bool,
+}
+
+enum Read {
+    Events,
+    Eof,
+}
+
+impl<H: EngineHandler, IO: AsyncRead + AsyncWrite + Unpin> Conn<H, IO> {
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        for _ in 0..TURNS_PER_POLL {
+            if self.done {
+                return Poll::Ready(());
+            }
+            let mut progress = false;
+
+            // Write what is buffered.
+            while !self.wbuf.is_empty() {
+                match Pin::new(&mut self.io).poll_write(cx, &self.wbuf) {
+                    Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => {
+                        self.lost(CloseReason::TransportError);
+                        return Poll::Ready(());
+                    }
+                    Poll::Ready(Ok(n)) => {
+                        self.wbuf.advance(n);
+                        progress = true;
+                    }
+                    Poll::Pending => break,
+                }
+            }
+            if self.wbuf.is_empty() {
+                if self.wbuf.capacity() > KEEP_WRITE_BUFFER {
+                    self.wbuf = BytesMut::new();
+                }
+                if self.closing {
+                    // Best effort: the peer may already be gone.
+                    let _ = ready!(Pin::new(&mut self.io).poll_shutdown(cx));
+                    self.done = true;
+                    return Poll::Ready(());
+                }
+                if self.poll_outgoing(cx) {
+                    continue;
+                }
+            }
+
+            // Read what arrived.
+            match self.poll_read(cx) {
+                Poll::Ready(Ok(Read::Events)) => {
+                    progress = true;
+                    self.handle_events();
+                }
+                Poll::Ready(Ok(Read::Eof)) => {
+                    self.lost(CloseReason::TransportClose);
+                    return Poll::Ready(());
+                }
+                Poll::Ready(Err(ReadError::Io(e))) => {
+                    tracing::debug!(sid = %self.session.sid(), error = %e, "websocket read failed");
+                    self.lost(CloseReason::TransportError);
+                    return Poll::Ready(());
+                }
+                Poll::Ready(Err(ReadError::Ws(e))) => {
+                    tracing::debug!(sid = %self.session.sid(), error = %e, "closing websocket");
+                    self.handle_events();
+                    self.fail(e.close_code(), CloseReason::TransportError);
+                    progress = true;
+                }
+                Poll::Pending => {}
+            }
+            if !progress {
+                return Poll::Pending;
+            }
+        }
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+
+    /// Takes frames from the session (or watches the probe); returns
+    /// whether something was queued for writing.
+    fn poll_outgoing(&mut self, cx: &mut Context<'_>) -> bool {
+        match self.mode {
+            Mode::Open => match self.session.poll_ws(cx, &mut self.batch) {
+                Poll::Ready(WsNext::Frames) => {
+                    for f in self.batch.drain(..) {
+                        match &f {
+                            Frame::Text(b) => frame::encode(&mut self.wbuf, OP_TEXT, b),
+                            Frame::Binary(b) => frame::encode(&mut self.wbuf, frame::OP_BINARY, b),
+                        }
+                    }
+                    true
+                }
+                Poll::Ready(WsNext::Closed) => {
+                    frame::encode_close(&mut self.wbuf, self.close_code.unwrap_or(CLOSE_NORMAL));
+                    self.closing = true;
+                    true
+                }
+                Poll::Pending => false,
+            },
+            Mode::Probe => {
+                let expired = self
+                    .upgrade_deadline
+                    .as_mut()
+                    .is_some_and(|d| d.as_mut().poll(cx).is_ready());
+                if expired {
+                    tracing::debug!(sid = %self.session.sid(), "client did not complete the upgrade in time");
+                }
+                if expired || self.session.watch_close(cx) {
+                    self.abandon_probe();
+                    return true;
+                }
+                false
+            }
+        }
+    }
+
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Result<Read, ReadError>> {
+        SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+            Ok(mut scratch) => self.read_into(cx, &mut scratch),
+            // Only if a handler polled another connection inline: use the heap.
+            Err(_) => self.read_into(cx, &mut vec![0; SCRATCH_SIZE]),
+        })
+    }
+
+    fn read_into(
+        &mut self,
+        cx: &mut Context<'_>,
+        scratch: &mut [u8],
+    ) -> Poll<Result<Read, ReadError>> {
+        let mut buf = ReadBuf::new(scratch);
+        ready!(Pin::new(&mut self.io).poll_read(cx, &mut buf)).map_err(ReadError::Io)?;
+        let data = buf.filled();
+        if data.is_empty() {
+            return Poll::Ready(Ok(Read::Eof));
+        }
+        let result = if self.pending.is_empty() {
+            let used = decode_all(&mut self.decoder, data, &mut self.events);
+            match used {
+                Ok(used) => {
+                    self.pending.extend_from_slice(&data[used..]);
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            }
+        } else {
+            self.pending.extend_from_slice(data);
+            decode_all(&mut self.decoder, &self.pending, &mut self.events)
+                .map(|used| self.pending.advance(used))
+        };
+        if self.pending.is_empty() && self.pending.capacity() > SCRATCH_SIZE {
+            self.pending = BytesMut::new();
+        }
+        Poll::Ready(result.map(|()| Read::Events).map_err(ReadError::Ws))
+    }
+
+    fn handle_events(&mut self) {
+        let mut events = std::mem::take(&mut self.events);
+        for event in events.drain(..) {
+            if self.closing || (self.mode == Mode::Open && self.session.closed_reason().is_some()) {
+                break;
+            }
+            match event {
+                WsEvent::Ping(payload) => frame::encode(&mut self.wbuf, OP_PONG, &payload),
+                WsEvent::Pong => {}
+                WsEvent::Close(_) => match self.mode {
+                    Mode::Open => self.session.close(CloseReason::TransportClose),
+                    Mode::Probe => self.abandon_probe(),
+                },
+                WsEvent::Text(text) => match self.mode {
+                    Mode::Open => match parse_text(&text) {
+                        Ok(packet) => self.session.receive(packet),
+                        Err(e) => {
+                            tracing::debug!(sid = %self.session.sid(), error = %e, "invalid packet");
+                            self.session.close(CloseReason::ParseError);
+                        }
+                    },
+                    Mode::Probe => self.probe_packet(parse_text(&text).ok()),
+                },
+                WsEvent::Binary(data) => match self.mode {
+                    Mode::Open => self
+                        .session
+                        .receive(Incoming::Message(Message::Binary(data))),
+                    Mode::Probe => self.abandon_probe(),
+                },
+            }
+        }
+        self.events = events;
+    }
+
+    fn probe_packet(&mut self, packet: Option<Incoming>) {
+        match packet {
+            Some(Incoming::Ping { probe: true }) => {
+                if let Frame::Text(b) = &PONG_PROBE {
+                    frame::encode(&mut self.wbuf, OP_TEXT, b);
+                }
+                self.session.probed();
+            }
+            Some(Incoming::Upgrade) => {
+                if self.session.complete_upgrade() {
+                    tracing::debug!(sid = %self.session.sid(), "upgraded to websocket");
+                    self.mode = Mode::Open;
+                    self.upgrade_deadline = None;
+                    self.session.touch();
+                } else {
+                    self.abandon_probe();
+                }
+            }
+            _ => self.abandon_probe(),
+        }
+    }
+
+    /// Ends a failed upgrade; the session goes on over polling.
+    fn abandon_probe(&mut self) {
+        self.session.abort_upgrade();
+        frame::encode_close(&mut self.wbuf, CLOSE_NORMAL);
+        self.closing = true;
+    }
+
+    /// A framing error: send `code`, close the session.
+    fn fail(&mut self, code: u16, reason: CloseReason) {
+        match self.mode {
+            Mode::Open => {
+                self.close_code = Some(code);
+                self.session.close(reason);
+            }
+            Mode::Probe => {
+                self.session.abort_upgrade();
+                frame::encode_close(&mut self.wbuf, code);
+                self.closing = true;
+            }
+        }
+    }
+
+    /// The connection is gone: nothing more can be written.
+    fn lost(&mut self, reason: CloseReason) {
+        self.done = true;
+        match self.mode {
+            Mode::Open => self.session.close(reason),
+            Mode::Probe => self.session.abort_upgrade(),
+        }
+    }
+
+    fn finish(&mut self) {
+        if self.mode == Mode::Open && self.session.closed_reason().is_none() {
+            self.session.close(CloseReason::TransportClose);
+        }
+    }
+}
+
+enum ReadError {
+    Io(io::Error),
+    Ws(WsError),
+}
+
+/// Decodes every complete frame of `input` into `events`; returns the bytes used.
+fn decode_all(
+    decoder: &mut Decoder,
+    input: &[u8],
+    events: &mut Vec<WsEvent>,
+) -> Result<usize, WsError> {
+    let mut used = 0;
+    while let Some((event, n)) = decoder.decode(&input[used..])? {
+        events.extend(event);
+        used += n;
+    }
+    Ok(used)
+}

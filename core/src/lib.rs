@@ -1,0 +1,65 @@
+//! Switchyard core: an Engine.IO v4 and Socket.IO v5 server.
+//!
+//! This crate is a complete single-node server: transports (HTTP
+//! long-polling and WebSocket, with upgrade), both wire formats (JSON with
+//! binary attachments, and MessagePack), namespaces (static and dynamic),
+//! middlewares, acknowledgements, rooms and broadcast operators, and the
+//! [`Adapter`] trait with its in-memory [`LocalAdapter`]. It is not a
+//! cluster: `switchyard-cluster` implements `Adapter` over a message broker.
+//!
+//! ```no_run
+//! use switchyard_core::{Event, Socket, SocketIo};
+//!
+//! # async fn run() -> std::io::Result<()> {
+//! let io = SocketIo::default();
+//! io.on_connection(|socket: Socket| async move {
+//!     socket.on("chat", |socket: Socket, event: Event| async move {
+//!         let room: String = event.arg(0).unwrap_or_default();
+//!         let _ = socket.to(room).emit_args("chat", event.args.clone());
+//!     });
+//! });
+//! io.listen("127.0.0.1:3000").await?.wait().await;
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod adapter;
+mod client;
+pub mod engine;
+mod handler;
+mod handshake;
+mod listen;
+mod namespace;
+mod operator;
+pub mod presence;
+pub mod protocol;
+pub mod recovery;
+mod server;
+mod service;
+mod sid;
+mod socket;
+mod timer;
+pub mod value;
+
+pub use adapter::{
+    Adapter, AdapterFactory, BroadcastFlags, BroadcastOptions, LocalAdapter, Room, SocketInfo,
+};
+pub use engine::{CorsConfig, EngineConfig, RemoteAddr, Transports};
+pub use handler::{
+    ConnectError, ConnectHandler, DisconnectHandler, EventHandler, Middleware, ServerAck,
+    ServerEventHandler,
+};
+pub use handshake::Handshake;
+pub use listen::{Listening, serve};
+pub use namespace::{DynamicNamespace, Namespace, WeakNamespace};
+pub use operator::{BroadcastOperator, IntoRooms, RemoteSocket};
+pub use presence::{PresenceEvent, PresenceHandler};
+pub use protocol::Parser;
+pub use recovery::RecoveryConfig;
+pub use server::{ServerConfig, ServerStats, SocketIo};
+pub use service::{NotFound, SocketIoLayer, SocketIoService};
+pub use sid::Sid;
+pub use socket::{
+    Ack, AckError, AckFuture, DisconnectReason, EmitError, Event, Socket, SocketEmitter,
+};
+pub use value::{Value, from_value, to_value};

@@ -1,0 +1,243 @@
+//! Acknowledgements: answering the client's acks, and awaiting the
+//! client's answers to ours.
+
+use super::{EmitError, Socket, SocketInner};
+use crate::adapter::AckEvent;
+use crate::value::{Value, ValueError, from_value, to_value};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::task::{Context, Poll};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Sleep;
+
+/// Where the client's answer to one of our packets goes.
+pub(crate) enum AckSink {
+    /// One socket's `emit_with_ack`: all answer arguments.
+    Single(oneshot::Sender<Vec<Value>>),
+    /// A broadcast: the first answer argument, with the others'.
+    Broadcast(mpsc::UnboundedSender<AckEvent>),
+}
+
+impl AckSink {
+    pub(crate) fn resolve(self, mut args: Vec<Value>) {
+        match self {
+            AckSink::Single(tx) => {
+                let _ = tx.send(args);
+            }
+            AckSink::Broadcast(tx) => {
+                let first = if args.is_empty() {
+                    Value::Null
+                } else {
+                    args.swap_remove(0)
+                };
+                let _ = tx.send(AckEvent::Response(first));
+            }
+        }
+    }
+
+    /// Whether nobody waits for this answer any more.
+    pub(crate) fn is_abandoned(&self) -> bool {
+        match self {
+            AckSink::Single(tx) => tx.is_closed(),
+            AckSink::Broadcast(tx) => tx.is_closed(),
+        }
+    }
+}
+
+/// The answer handle of an event the client sent with an ack id. Clones
+/// share it: the first answer is sent, later ones are refused.
+#[derive(Clone)]
+pub struct Ack {
+    socket: Socket,
+    id: u64,
+    sent: Arc<AtomicBool>,
+}
+
+impl Ack {
+    pub(crate) fn new(socket: Socket, id: u64) -> Self {
+        Ack {
+            socket,
+            id,
+            sent: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Answers with one argument.
+    pub fn send<T: Serialize + ?Sized>(&self, data: &T) -> Result<(), EmitError> {
+        self.send_args(vec![to_value(data)?])
+    }
+
+    /// Answers with any number of arguments (`ack(...args)` in Node).
+    pub fn send_args(&self, args: Vec<Value>) -> Result<(), EmitError> {
+        if self.sent.swap(true, Ordering::AcqRel) {
+            return Err(EmitError::AckAlreadySent);
+        }
+        self.socket.send_ack(self.id, args)
+    }
+
+    /// The ack id the client chose.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+}
+
+/// An event from the client.
+#[derive(Clone)]
+pub struct Event {
+    /// Event name.
+    pub name: String,
+    /// Arguments (the ack callback, if any, is [`Event::ack`]).
+    pub args: Vec<Value>,
+    /// Present when the client waits for an answer.
+    pub ack: Option<Ack>,
+}
+
+impl Event {
+    /// Argument `index` converted to `T`.
+    pub fn arg<T: DeserializeOwned>(&self, index: usize) -> Result<T, ValueError> {
+        from_value(self.args.get(index).cloned().unwrap_or(Value::Null))
+    }
+
+    /// Argument `index` moved out (left `Null`) and converted to `T`.
+    pub fn take_arg<T: DeserializeOwned>(&mut self, index: usize) -> Result<T, ValueError> {
+        from_value(
+            self.args
+                .get_mut(index)
+                .map(std::mem::take)
+                .unwrap_or(Value::Null),
+        )
+    }
+
+    /// All arguments converted to `T` (a tuple, or a `Vec`).
+    pub fn args_as<T: DeserializeOwned>(&self) -> Result<T, ValueError> {
+        from_value(Value::Array(self.args.clone()))
+    }
+
+    /// Answers the client with one argument; does nothing when the client
+    /// asked for no answer.
+    pub fn ack<T: Serialize + ?Sized>(&self, data: &T) -> Result<(), EmitError> {
+        match &self.ack {
+            Some(ack) => ack.send(data),
+            None => Ok(()),
+        }
+    }
+
+    /// Answers the client with these arguments; does nothing when the
+    /// client asked for no answer.
+    pub fn ack_args(&self, args: Vec<Value>) -> Result<(), EmitError> {
+        match &self.ack {
+            Some(ack) => ack.send_args(args),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Why no answer came back.
+#[derive(Debug, thiserror::Error)]
+pub enum AckError {
+    /// No answer within the timeout (Node: "operation has timed out").
+    #[error("operation has timed out")]
+    Timeout,
+    /// The socket disconnected first.
+    #[error("the socket disconnected before answering")]
+    Disconnected,
+    /// The packet could not be sent.
+    #[error(transparent)]
+    Emit(#[from] EmitError),
+}
+
+/// The client's answer to an `emit_with_ack`: all its arguments.
+///
+/// The packet is sent when `emit_with_ack` is called, not when this is
+/// awaited; dropping it stops waiting.
+pub struct AckFuture {
+    state: State,
+}
+
+enum State {
+    Failed(Option<AckError>),
+    Waiting {
+        rx: oneshot::Receiver<Vec<Value>>,
+        deadline: Pin<Box<Sleep>>,
+        socket: Weak<SocketInner>,
+        id: u64,
+    },
+    Done,
+}
+
+impl AckFuture {
+    pub(crate) fn failed(error: AckError) -> Self {
+        AckFuture {
+            state: State::Failed(Some(error)),
+        }
+    }
+
+    pub(crate) fn waiting(
+        rx: oneshot::Receiver<Vec<Value>>,
+        timeout: std::time::Duration,
+        socket: &Arc<SocketInner>,
+        id: u64,
+    ) -> Self {
+        AckFuture {
+            state: State::Waiting {
+                rx,
+                deadline: Box::pin(tokio::time::sleep(timeout)),
+                socket: Arc::downgrade(socket),
+                id,
+            },
+        }
+    }
+
+    /// The first answer argument, converted to `T`.
+    pub async fn first<T: DeserializeOwned>(self) -> Result<T, AckError> {
+        let mut args = self.await?;
+        let first = if args.is_empty() {
+            Value::Null
+        } else {
+            args.swap_remove(0)
+        };
+        from_value(first).map_err(|e| AckError::Emit(EmitError::Serialize(e)))
+    }
+}
+
+impl Future for AckFuture {
+    type Output = Result<Vec<Value>, AckError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let outcome = match &mut self.state {
+            State::Failed(e) => Err(e.take().unwrap_or(AckError::Disconnected)),
+            State::Done => Err(AckError::Disconnected),
+            State::Waiting { rx, deadline, .. } => match Pin::new(rx).poll(cx) {
+                Poll::Ready(Ok(args)) => Ok(args),
+                Poll::Ready(Err(_)) => Err(AckError::Disconnected),
+                Poll::Pending => match deadline.as_mut().poll(cx) {
+                    Poll::Ready(()) => Err(AckError::Timeout),
+                    Poll::Pending => return Poll::Pending,
+                },
+            },
+        };
+        self.forget_pending();
+        self.state = State::Done;
+        Poll::Ready(outcome)
+    }
+}
+
+impl AckFuture {
+    fn forget_pending(&mut self) {
+        if let State::Waiting { socket, id, .. } = &self.state
+            && let Some(socket) = socket.upgrade()
+        {
+            socket.acks.lock().remove(id);
+        }
+    }
+}
+
+impl Drop for AckFuture {
+    fn drop(&mut self) {
+        self.forget_pending();
+    }
+}

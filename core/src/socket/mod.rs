@@ -1,0 +1,544 @@
+//! `Socket`: one client connected to one namespace.
+
+mod ack;
+mod emit;
+mod reason;
+
+pub(crate) use ack::AckSink;
+pub use ack::{Ack, AckError, AckFuture, Event};
+pub(crate) use emit::check_event;
+pub use emit::{EmitError, SocketEmitter};
+pub use reason::DisconnectReason;
+
+use crate::adapter::{Room, SocketInfo};
+use crate::client::ClientSession;
+use crate::engine::{Push, RequestInfo, TransportKind};
+use crate::handler::{self, DisconnectHandler, EventHandler};
+use crate::handshake::Handshake;
+use crate::namespace::Namespace;
+use crate::operator::{BroadcastOperator, IntoRooms};
+use crate::protocol::{Encoded, Packet, PacketKind};
+use crate::recovery::SessionState;
+use crate::sid::Sid;
+use crate::value::{Value, ValueError, from_value, to_value};
+use parking_lot::{Mutex, RwLock};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use smol_str::SmolStr;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+/// A client connected to a namespace. Cheap to clone.
+#[derive(Clone)]
+pub struct Socket(pub(crate) Arc<SocketInner>);
+
+pub(crate) struct SocketInner {
+    id: Sid,
+    /// The private session id, when connection state recovery is on.
+    pid: Option<Sid>,
+    /// Whether this socket is a recovered session.
+    recovered: bool,
+    ns: Namespace,
+    session: Arc<ClientSession>,
+    auth: Value,
+    /// PENDING (middlewares running), CONNECTED, or CLOSED.
+    state: AtomicU8,
+    handlers: RwLock<Handlers>,
+    pub(crate) acks: Mutex<HashMap<u64, AckSink>>,
+    data: Mutex<Value>,
+    /// The user this socket is a session of (presence).
+    user: Mutex<Option<SmolStr>>,
+    extensions: Mutex<http::Extensions>,
+}
+
+#[derive(Default)]
+struct Handlers {
+    events: HashMap<String, Vec<Arc<dyn EventHandler>>>,
+    any: Vec<Arc<dyn EventHandler>>,
+    disconnecting: Vec<Arc<dyn DisconnectHandler>>,
+    disconnect: Vec<Arc<dyn DisconnectHandler>>,
+}
+
+const PENDING: u8 = 0;
+const CONNECTED: u8 = 1;
+const CLOSED: u8 = 2;
+
+/// Pending broadcast acks are pruned once a socket holds this many.
+const ACK_PRUNE_THRESHOLD: usize = 32;
+
+impl Socket {
+    pub(crate) fn new(ns: Namespace, session: Arc<ClientSession>, auth: Value) -> Socket {
+        let pid = ns.recovery().map(|_| Sid::random());
+        Self::build(ns, session, auth, Sid::random(), pid, Value::Null, false)
+    }
+
+    /// The socket of a recovered session: its id, private id and data.
+    pub(crate) fn restored(
+        ns: Namespace,
+        session: Arc<ClientSession>,
+        auth: Value,
+        state: SessionState,
+    ) -> Socket {
+        let socket = Self::build(
+            ns,
+            session,
+            auth,
+            state.sid,
+            Some(state.pid),
+            state.data,
+            true,
+        );
+        socket.join(state.rooms);
+        socket
+    }
+
+    fn build(
+        ns: Namespace,
+        session: Arc<ClientSession>,
+        auth: Value,
+        id: Sid,
+        pid: Option<Sid>,
+        data: Value,
+        recovered: bool,
+    ) -> Socket {
+        Socket(Arc::new(SocketInner {
+            id,
+            pid,
+            recovered,
+            ns,
+            session,
+            auth,
+            state: AtomicU8::new(PENDING),
+            handlers: RwLock::new(Handlers::default()),
+            acks: Mutex::new(HashMap::new()),
+            data: Mutex::new(data),
+            user: Mutex::new(None),
+            extensions: Mutex::new(http::Extensions::new()),
+        }))
+    }
+
+    /// The socket id (public: other clients may know it; it is not the
+    /// session id).
+    pub fn id(&self) -> &Sid {
+        &self.0.id
+    }
+
+    /// The namespace.
+    pub fn ns(&self) -> &Namespace {
+        &self.0.ns
+    }
+
+    /// Whether this socket is a session recovered after a lost connection
+    /// (connection state recovery): same id, rooms and data, and the
+    /// packets it missed were sent again.
+    pub fn recovered(&self) -> bool {
+        self.0.recovered
+    }
+
+    /// The private session id sent in the CONNECT reply (recovery on).
+    pub(crate) fn pid(&self) -> Option<&Sid> {
+        self.0.pid.as_ref()
+    }
+
+    /// Whether the socket is connected.
+    pub fn connected(&self) -> bool {
+        self.0.state.load(Ordering::Acquire) == CONNECTED
+    }
+
+    /// The auth payload of the CONNECT packet (`{}` when none was sent).
+    pub fn auth(&self) -> &Value {
+        &self.0.auth
+    }
+
+    /// The HTTP request that opened the connection.
+    pub fn request(&self) -> &RequestInfo {
+        self.0.session.request()
+    }
+
+    /// The handshake details, as Node's `socket.handshake`.
+    pub fn handshake(&self) -> Handshake {
+        Handshake::new(self.0.session.request(), self.0.auth.clone())
+    }
+
+    /// The transport the connection currently uses.
+    pub fn transport(&self) -> TransportKind {
+        self.0.session.transport()
+    }
+
+    // ---- handlers ----------------------------------------------------------
+
+    /// Registers a handler for an event (several may be registered).
+    pub fn on(&self, event: impl Into<String>, handler: impl EventHandler) {
+        self.0
+            .handlers
+            .write()
+            .events
+            .entry(event.into())
+            .or_default()
+            .push(Arc::new(handler));
+    }
+
+    /// Registers a handler called for every event, before the event's own.
+    pub fn on_any(&self, handler: impl EventHandler) {
+        self.0.handlers.write().any.push(Arc::new(handler));
+    }
+
+    /// Removes the handlers of an event.
+    pub fn off(&self, event: &str) {
+        self.0.handlers.write().events.remove(event);
+    }
+
+    /// Registers a handler called when the socket disconnects, before it
+    /// leaves its rooms.
+    pub fn on_disconnecting(&self, handler: impl DisconnectHandler) {
+        self.0
+            .handlers
+            .write()
+            .disconnecting
+            .push(Arc::new(handler));
+    }
+
+    /// Registers a handler called once the socket has disconnected.
+    pub fn on_disconnect(&self, handler: impl DisconnectHandler) {
+        self.0.handlers.write().disconnect.push(Arc::new(handler));
+    }
+
+    // ---- emitting ----------------------------------------------------------
+
+    /// Emits an event with one argument.
+    pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
+        SocketEmitter::new(self).emit(event, data)
+    }
+
+    /// Emits an event with any number of arguments.
+    pub fn emit_args(&self, event: &str, args: Vec<Value>) -> Result<(), EmitError> {
+        SocketEmitter::new(self).emit_args(event, args)
+    }
+
+    /// Emits an event and waits for the client's answer (default timeout:
+    /// the server's `ack_timeout`).
+    pub fn emit_with_ack<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> AckFuture {
+        SocketEmitter::new(self).emit_with_ack(event, data)
+    }
+
+    /// Emits with any number of arguments and waits for the answer.
+    pub fn emit_with_ack_args(&self, event: &str, args: Vec<Value>) -> AckFuture {
+        SocketEmitter::new(self).emit_with_ack_args(event, args)
+    }
+
+    /// The next emit may be dropped if the client is not ready for it.
+    pub fn volatile(&self) -> SocketEmitter<'_> {
+        SocketEmitter::new(self).volatile()
+    }
+
+    /// The next emit's acknowledgement timeout.
+    pub fn timeout(&self, timeout: std::time::Duration) -> SocketEmitter<'_> {
+        SocketEmitter::new(self).timeout(timeout)
+    }
+
+    /// Compression hint for the next emit (accepted for API parity).
+    pub fn compress(&self, compress: bool) -> SocketEmitter<'_> {
+        SocketEmitter::new(self).compress(compress)
+    }
+
+    // ---- rooms ---------------------------------------------------------------
+
+    /// Joins rooms. A middleware may join rooms before the socket connects
+    /// (they are left again if the connection is refused).
+    pub fn join(&self, rooms: impl IntoRooms) {
+        // A closed socket joins nothing (a handler may outlive it).
+        if self.0.state.load(Ordering::Acquire) != CLOSED {
+            self.0.ns.adapter().add_all(&self.0.id, &rooms.into_rooms());
+        }
+    }
+
+    /// Leaves a room.
+    pub fn leave(&self, room: impl Into<Room>) {
+        self.0.ns.adapter().del(&self.0.id, &room.into());
+    }
+
+    /// The rooms the socket is in (its own included).
+    pub fn rooms(&self) -> Vec<Room> {
+        self.0.ns.adapter().socket_rooms(&self.0.id)
+    }
+
+    /// Targets the members of rooms, except this socket.
+    pub fn to(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.broadcast().to(rooms)
+    }
+
+    /// Same as [`Socket::to`] (`in` in Node.js).
+    pub fn in_(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.to(rooms)
+    }
+
+    /// Targets every socket of the namespace except this one and the
+    /// members of `rooms`.
+    pub fn except(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.broadcast().except(rooms)
+    }
+
+    /// Targets every other socket of the namespace.
+    pub fn broadcast(&self) -> BroadcastOperator {
+        BroadcastOperator::new(self.0.ns.clone()).except(self.0.id.clone())
+    }
+
+    /// Targets every other socket of the namespace on this node only.
+    pub fn local(&self) -> BroadcastOperator {
+        self.broadcast().local()
+    }
+
+    // ---- data ------------------------------------------------------------------
+
+    /// Stores serializable data on the socket; it travels with
+    /// `fetch_sockets` to other nodes.
+    pub fn set_data<T: Serialize + ?Sized>(&self, data: &T) -> Result<(), ValueError> {
+        *self.0.data.lock() = to_value(data)?;
+        Ok(())
+    }
+
+    /// The socket's data converted to `T` (`None` if unset or of another shape).
+    pub fn data<T: DeserializeOwned>(&self) -> Option<T> {
+        let value = self.0.data.lock().clone();
+        if value.is_null() {
+            None
+        } else {
+            from_value(value).ok()
+        }
+    }
+
+    /// The socket's data as a `Value`.
+    pub fn data_value(&self) -> Value {
+        self.0.data.lock().clone()
+    }
+
+    /// Names the user this socket is a session of (in a middleware or a
+    /// handler): the namespace's presence counts it, on every node, while
+    /// it is connected.
+    pub fn set_user(&self, user: impl Into<SmolStr>) {
+        let user = user.into();
+        let previous = self.0.user.lock().replace(user.clone());
+        if self.connected() && previous.as_ref() != Some(&user) {
+            let adapter = self.0.ns.adapter();
+            if let Some(previous) = previous {
+                adapter.presence_change(&previous, false);
+            }
+            adapter.presence_change(&user, true);
+        }
+    }
+
+    /// The user this socket is a session of, when named.
+    pub fn user(&self) -> Option<SmolStr> {
+        self.0.user.lock().clone()
+    }
+
+    /// Stores a local, non-serializable value (a database handle, a user
+    /// record), one per type.
+    pub fn insert_extension<T: Clone + Send + Sync + 'static>(&self, value: T) {
+        self.0.extensions.lock().insert(value);
+    }
+
+    /// A value stored with [`Socket::insert_extension`].
+    pub fn extension<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
+        self.0.extensions.lock().get::<T>().cloned()
+    }
+
+    // ---- leaving ---------------------------------------------------------------
+
+    /// Disconnects from the namespace (the client hears a DISCONNECT). With
+    /// `close`, the whole connection closes and every namespace of the
+    /// client disconnects.
+    pub fn disconnect(&self, close: bool) {
+        if close {
+            crate::client::disconnect_all(&self.0.session);
+        } else if self.connected() {
+            let packet = Packet {
+                ns: self.0.ns.name().clone(),
+                kind: PacketKind::Disconnect,
+            };
+            if let Some(encoded) = self.0.ns.encode(&packet) {
+                self.push(&encoded, false);
+            }
+            self.close(DisconnectReason::ServerNamespaceDisconnect);
+        }
+    }
+
+    /// What `fetch_sockets` reports about this socket.
+    pub fn info(&self) -> SocketInfo {
+        SocketInfo {
+            id: self.0.id.clone(),
+            handshake: self.handshake(),
+            rooms: self.rooms(),
+            data: self.data_value(),
+            user: self.user(),
+        }
+    }
+
+    // ---- internals -------------------------------------------------------------
+
+    /// Queues an encoded packet; `false` if it was not queued.
+    pub(crate) fn push(&self, encoded: &Encoded, volatile: bool) -> bool {
+        self.0.session.push(encoded.frames(), volatile) == Push::Queued
+    }
+
+    pub(crate) fn push_packet(&self, packet: &Packet, volatile: bool) -> Result<(), EmitError> {
+        if !self.connected() {
+            return Err(EmitError::Disconnected);
+        }
+        let encoded = self
+            .0
+            .ns
+            .parser()
+            .encode(packet)
+            .map_err(|e| EmitError::Encode(e.to_string()))?;
+        match self.0.session.push(encoded.frames(), volatile) {
+            Push::Queued | Push::DroppedVolatile => Ok(()),
+            Push::Closed => Err(EmitError::Disconnected),
+            Push::Overflow => Err(EmitError::BufferFull),
+        }
+    }
+
+    pub(crate) fn send_ack(&self, id: u64, args: Vec<Value>) -> Result<(), EmitError> {
+        let packet = Packet {
+            ns: self.0.ns.name().clone(),
+            kind: PacketKind::Ack { id, args },
+        };
+        self.push_packet(&packet, false)
+    }
+
+    pub(crate) fn register_ack(&self, id: u64, sink: AckSink) {
+        let mut acks = self.0.acks.lock();
+        if acks.len() >= ACK_PRUNE_THRESHOLD {
+            // Broadcast acks whose emitter stopped waiting are dropped here.
+            acks.retain(|_, sink| !sink.is_abandoned());
+        }
+        acks.insert(id, sink);
+    }
+
+    /// Forgets a socket that never connected (refused, or its client left).
+    pub(crate) fn abandon(&self) {
+        self.0.state.store(CLOSED, Ordering::Release);
+        self.0.ns.adapter().del_all(&self.0.id);
+    }
+
+    pub(crate) fn set_connected(&self) {
+        self.0.state.store(CONNECTED, Ordering::Release);
+        let adapter = self.0.ns.adapter();
+        adapter.add_all(&self.0.id, &[Room::new(self.0.id.as_str())]);
+        if let Some(user) = self.user() {
+            adapter.presence_change(&user, true);
+        }
+    }
+
+    /// Handles a packet for this namespace (not CONNECT).
+    pub(crate) fn on_packet(&self, packet: Packet) {
+        match packet.kind {
+            PacketKind::Event { name, args, ack } => self.dispatch(name, args, ack),
+            PacketKind::Ack { id, args } => match self.0.acks.lock().remove(&id) {
+                Some(sink) => sink.resolve(args),
+                None => tracing::trace!(sid = %self.0.id, id, "ack for an unknown or expired id"),
+            },
+            PacketKind::Disconnect => self.close(DisconnectReason::ClientNamespaceDisconnect),
+            PacketKind::Connect(_) | PacketKind::ConnectError(_) => {}
+        }
+    }
+
+    fn dispatch(&self, name: String, args: Vec<Value>, ack: Option<u64>) {
+        if !self.connected() {
+            return;
+        }
+        let (any, own) = {
+            let handlers = self.0.handlers.read();
+            (
+                handlers.any.clone(),
+                handlers.events.get(&name).cloned().unwrap_or_default(),
+            )
+        };
+        if any.is_empty() && own.is_empty() {
+            tracing::trace!(sid = %self.0.id, event = %name, "no handler for event");
+            return;
+        }
+        let mut event = Some(Event {
+            name,
+            args,
+            ack: ack.map(|id| Ack::new(self.clone(), id)),
+        });
+        let mut handlers = any.iter().chain(own.iter()).peekable();
+        while let Some(h) = handlers.next() {
+            // The last handler takes the event; earlier ones get copies.
+            let event = if handlers.peek().is_some() {
+                event.clone()
+            } else {
+                event.take()
+            };
+            if let Some(event) = event {
+                handler::run(h.call(self.clone(), event));
+            }
+        }
+    }
+
+    /// Leaves the namespace: handlers hear `reason`, rooms are left, pending
+    /// acks fail. Runs once.
+    pub(crate) fn close(&self, reason: DisconnectReason) {
+        if self
+            .0
+            .state
+            .compare_exchange(CONNECTED, CLOSED, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return;
+        }
+        let (disconnecting, disconnect) = {
+            let h = self.0.handlers.read();
+            (h.disconnecting.clone(), h.disconnect.clone())
+        };
+        for h in disconnecting {
+            handler::run(h.call(self.clone(), reason));
+        }
+        if let (Some(recovery), Some(pid)) = (self.0.ns.recovery(), &self.0.pid)
+            && reason.is_recoverable()
+        {
+            let session = SessionState {
+                sid: self.0.id.clone(),
+                pid: pid.clone(),
+                rooms: self.rooms(),
+                data: self.data_value(),
+                user: self.user(),
+            };
+            self.0
+                .ns
+                .adapter()
+                .persist_session(session, recovery.max_disconnection_duration);
+        }
+        self.0.ns.adapter().del_all(&self.0.id);
+        if let Some(user) = self.user() {
+            self.0.ns.adapter().presence_change(&user, false);
+        }
+        self.0.ns.remove_socket(&self.0.id);
+        crate::client::forget_socket(&self.0.session, self.0.ns.name());
+        self.0.acks.lock().clear();
+        for h in disconnect {
+            handler::run(h.call(self.clone(), reason));
+        }
+        // Handlers often capture the socket: drop them to free it.
+        *self.0.handlers.write() = Handlers::default();
+        tracing::debug!(sid = %self.0.id, ns = %self.0.ns.name(), %reason, "socket disconnected");
+    }
+}
+
+impl fmt::Debug for Socket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Socket")
+            .field("id", &self.0.id)
+            .field("ns", self.0.ns.name())
+            .finish()
+    }
+}
+
+impl PartialEq for Socket {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}

@@ -1,0 +1,112 @@
+// Helpers for the end-to-end tests: start the built servers on free ports,
+// connect official clients, wait for events with timeouts.
+import { spawn } from "node:child_process";
+import { createServer } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
+import { io } from "socket.io-client";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const targetDir = process.env.CARGO_TARGET_DIR
+  ? path.resolve(process.env.CARGO_TARGET_DIR)
+  : path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "target");
+const profile = process.env.CARGO_PROFILE ?? "debug";
+
+export const binaries = {
+  node: process.env.SWITCHYARD_BIN ?? path.join(targetDir, profile, "switchyard"),
+  conformance: path.join(targetDir, profile, "examples", "conformance"),
+  features: path.join(targetDir, profile, "examples", "features"),
+  redisEmitter: path.join(targetDir, profile, "examples", "emit"),
+};
+
+export const TRANSPORT_SETS = [["polling"], ["websocket"], ["polling", "websocket"]];
+
+export async function freePort() {
+  const server = createServer();
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/**
+ * Starts a server binary with PORT set; resolves once it answers a
+ * handshake. With `captureLog`, its stderr is kept in `server.log()`
+ * instead of shown.
+ */
+export async function startServer(binary, { env = {}, args = [], path: sioPath = "/socket.io/", captureLog = false } = {}) {
+  const port = await freePort();
+  const child = spawn(binary, args, {
+    env: { ...process.env, PORT: String(port), RUST_LOG: process.env.RUST_LOG ?? "warn", ...env },
+    stdio: ["ignore", "inherit", captureLog ? "pipe" : "inherit"],
+  });
+  let log = "";
+  child.stderr?.on("data", (chunk) => (log += chunk));
+  let exited = null;
+  child.on("exit", (code, signal) => (exited = { code, signal }));
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 200; i++) {
+    if (exited) throw new Error(`${binary} exited early: ${JSON.stringify(exited)}`);
+    try {
+      const res = await fetch(`${url}${sioPath}?EIO=4&transport=polling`);
+      if (res.status === 200) break;
+    } catch {}
+    await sleep(50);
+  }
+  return {
+    url,
+    port,
+    child,
+    log: () => log,
+    async stop(signal = "SIGTERM") {
+      if (exited) return exited;
+      const done = new Promise((resolve) => child.on("exit", (code, sig) => resolve({ code, signal: sig })));
+      child.kill(signal);
+      return done;
+    },
+  };
+}
+
+/** Connects an official client and waits for "connect" (or rejects on connect_error). */
+export function connect(url, opts = {}) {
+  const socket = io(url, { forceNew: true, reconnection: false, ...opts });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no connection to ${url}`)), 5000);
+    socket.once("connect", () => {
+      clearTimeout(timer);
+      resolve(socket);
+    });
+    socket.once("connect_error", (err) => {
+      clearTimeout(timer);
+      socket.close();
+      reject(err);
+    });
+  });
+}
+
+/** The next `event` on `socket`, with its arguments. */
+export function once(socket, event, ms = 5000) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no "${event}" within ${ms} ms`)), ms);
+    socket.once(event, (...args) => {
+      clearTimeout(timer);
+      resolve(args);
+    });
+  });
+}
+
+/** Asserts `event` does not arrive within `ms`. */
+export function never(socket, event, ms = 300) {
+  return new Promise((resolve, reject) => {
+    const handler = (...args) => reject(new Error(`unexpected "${event}": ${JSON.stringify(args)}`));
+    socket.once(event, handler);
+    setTimeout(() => {
+      socket.off(event, handler);
+      resolve();
+    }, ms);
+  });
+}
+
+export function closeAll(sockets) {
+  for (const s of sockets) s.close();
+}

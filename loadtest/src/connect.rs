@@ -1,0 +1,176 @@
+//! `connect`: ramps N clients up at R per second, holds them idle for S
+//! seconds (they answer pings), then reports connect-time percentiles,
+//! failures, and the servers' memory per client when their pids are given.
+
+use crate::client::{Client, Incoming};
+use crate::server::rss_kib;
+use crate::stats::{Percentiles, histogram};
+use crate::{Common, Outcome, progress};
+use parking_lot::Mutex;
+use serde::Serialize;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// Settings of the connect scenario.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConnectArgs {
+    /// Clients, spread round-robin over the URLs.
+    #[arg(long, default_value_t = 1000)]
+    pub clients: usize,
+    /// New clients per second.
+    #[arg(long, default_value_t = 1000.0)]
+    pub rate: f64,
+    /// Seconds to hold every client connected, idle.
+    #[arg(long, default_value_t = 10.0)]
+    pub hold: f64,
+    /// Namespace to join.
+    #[arg(long, default_value = "/")]
+    pub namespace: String,
+}
+
+/// What a connect run measured.
+#[derive(Debug, Serialize)]
+pub struct ConnectReport {
+    /// Scenario name.
+    pub scenario: &'static str,
+    /// Clients connected (handshake and namespace).
+    pub connected: usize,
+    /// Clients that failed to connect.
+    pub failures: usize,
+    /// Clients still connected at the end of the hold.
+    pub held: usize,
+    /// Time to connect (handshake to CONNECT reply), microseconds.
+    pub connect_us: Percentiles,
+    /// Servers' resident memory before the clients came, KiB.
+    pub rss_before_kib: Option<u64>,
+    /// Servers' resident memory with every client connected, KiB.
+    pub rss_held_kib: Option<u64>,
+    /// Memory per held client, bytes.
+    pub bytes_per_client: Option<f64>,
+}
+
+fn rss(pids: &[u32]) -> Option<u64> {
+    if pids.is_empty() {
+        return None;
+    }
+    pids.iter().map(|p| rss_kib(*p)).sum()
+}
+
+/// Runs the scenario.
+pub async fn run(common: &Common, args: &ConnectArgs) -> Result<Outcome, String> {
+    let targets = common.targets().await?;
+    let rss_before = rss(&common.server_pid);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let connected = Arc::new(AtomicUsize::new(0));
+    let failed = Arc::new(AtomicUsize::new(0));
+    let alive = Arc::new(AtomicUsize::new(0));
+    let times = Arc::new(Mutex::new(histogram()));
+    let bar = progress(common, args.clients as u64, "clients");
+    let pause = Duration::from_secs_f64(1.0 / args.rate.max(1.0));
+    let mut tasks = Vec::with_capacity(args.clients);
+    let mut next = Instant::now();
+    for i in 0..args.clients {
+        let target = targets[i % targets.len()].clone();
+        let (source, transport) = (common.source_address(i), common.transport(i));
+        let ns = args.namespace.clone();
+        let (connected, failed, alive, times) = (
+            connected.clone(),
+            failed.clone(),
+            alive.clone(),
+            times.clone(),
+        );
+        let (mut stop, bar) = (stop_rx.clone(), bar.clone());
+        tasks.push(tokio::spawn(async move {
+            let started = Instant::now();
+            let mut client = match Client::connect(&target, source, transport, &ns, None).await {
+                Ok(client) => client,
+                Err(e) => {
+                    if failed.fetch_add(1, Ordering::Relaxed) < 10 {
+                        bar.println(format!("client {i}: {e}"));
+                    }
+                    bar.inc(1);
+                    return;
+                }
+            };
+            let _ = times
+                .lock()
+                .record((started.elapsed().as_micros() as u64).max(1));
+            connected.fetch_add(1, Ordering::Relaxed);
+            alive.fetch_add(1, Ordering::Relaxed);
+            bar.inc(1);
+            loop {
+                tokio::select! {
+                    _ = stop.changed() => break,
+                    incoming = client.next() => match incoming {
+                        Ok(Incoming::Closed) | Err(_) => {
+                            alive.fetch_sub(1, Ordering::Relaxed);
+                            return;
+                        }
+                        Ok(_) => {}
+                    },
+                }
+            }
+            client.close().await;
+        }));
+        next += pause;
+        tokio::time::sleep_until(next.into()).await;
+    }
+    let ready_by = Instant::now() + Duration::from_secs(120);
+    while connected.load(Ordering::Relaxed) + failed.load(Ordering::Relaxed) < args.clients
+        && Instant::now() < ready_by
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    bar.finish_and_clear();
+    tokio::time::sleep(Duration::from_secs_f64(args.hold)).await;
+    let rss_held = rss(&common.server_pid);
+    let held = alive.load(Ordering::Relaxed);
+    let _ = stop_tx.send(true);
+    for task in tasks {
+        let _ = task.await;
+    }
+    let report = ConnectReport {
+        scenario: "connect",
+        connected: connected.load(Ordering::Relaxed),
+        failures: failed.load(Ordering::Relaxed),
+        held,
+        connect_us: Percentiles::of(&times.lock()),
+        rss_before_kib: rss_before,
+        rss_held_kib: rss_held,
+        bytes_per_client: match (rss_before, rss_held) {
+            (Some(before), Some(held_kib)) if held > 0 => {
+                Some(held_kib.saturating_sub(before) as f64 * 1024.0 / held as f64)
+            }
+            _ => None,
+        },
+    };
+    let mut human = format!(
+        "connect: {} connected, {} failed, {} held after {:.0} s\nconnect time {}",
+        report.connected,
+        report.failures,
+        report.held,
+        args.hold,
+        report.connect_us.human()
+    );
+    if let (Some(before), Some(held_kib), Some(per)) = (
+        report.rss_before_kib,
+        report.rss_held_kib,
+        report.bytes_per_client,
+    ) {
+        human.push_str(&format!(
+            "\nserver RSS {:.1} MiB → {:.1} MiB: {:.2} KiB per client",
+            before as f64 / 1024.0,
+            held_kib as f64 / 1024.0,
+            per / 1024.0
+        ));
+    }
+    let lost =
+        (report.failures + report.connected - report.held) as f64 / args.clients.max(1) as f64;
+    Ok(Outcome {
+        json: serde_json::to_value(&report).map_err(|e| e.to_string())?,
+        human,
+        loss: lost,
+    })
+}

@@ -1,0 +1,286 @@
+//! `fanout`: subscribers in one room spread over one or more nodes, one
+//! publisher at a fixed rate; measures delivery latency, loss, duplicates
+//! and order at every subscriber.
+
+use crate::client::{Client, Incoming, Target, Transport, number_after};
+use crate::server::{CpuWindow, ServerCpu};
+use crate::stats::{Percentiles, histogram};
+use crate::{Common, Outcome, progress};
+use hdrhistogram::Histogram;
+use serde::Serialize;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// Settings of the fanout scenario.
+#[derive(Debug, Clone, clap::Args)]
+pub struct FanoutArgs {
+    /// Subscribers, spread round-robin over the URLs.
+    #[arg(long, default_value_t = 1000)]
+    pub subscribers: usize,
+    /// Messages per second from the publisher.
+    #[arg(long, default_value_t = 200.0)]
+    pub rate: f64,
+    /// Payload size in bytes (padding included).
+    #[arg(long, default_value_t = 100)]
+    pub size: usize,
+    /// How long to publish, in seconds.
+    #[arg(long, default_value_t = 10.0)]
+    pub duration: f64,
+    /// Room name.
+    #[arg(long, default_value = "fanout")]
+    pub room: String,
+    /// Subscribers connected per second.
+    #[arg(long, default_value_t = 1000.0)]
+    pub connect_rate: f64,
+    /// Seconds to wait for late deliveries after the last publish.
+    #[arg(long, default_value_t = 2.0)]
+    pub drain: f64,
+}
+
+/// What a fanout run measured.
+#[derive(Debug, Serialize)]
+pub struct FanoutReport {
+    /// Scenario name.
+    pub scenario: &'static str,
+    /// Subscribers connected and joined.
+    pub subscribers: usize,
+    /// Subscribers that failed to connect or join.
+    pub connect_failures: usize,
+    /// Messages published.
+    pub published: u64,
+    /// Deliveries expected (published × subscribers).
+    pub expected: u64,
+    /// Distinct deliveries.
+    pub delivered: u64,
+    /// Expected deliveries that never came.
+    pub lost: u64,
+    /// Deliveries seen twice or more.
+    pub duplicates: u64,
+    /// Deliveries older than one already seen by the same subscriber.
+    pub out_of_order: u64,
+    /// Loss as a fraction of expected.
+    pub loss_ratio: f64,
+    /// Deliveries per second over the publishing window.
+    pub deliveries_per_sec: f64,
+    /// Publish-to-delivery latency, microseconds.
+    pub latency_us: Percentiles,
+    /// What the servers spent while publishing (CPU per delivery).
+    pub server: Option<ServerCpu>,
+}
+
+struct Seen {
+    bits: Vec<u64>,
+    last: u64,
+    delivered: u64,
+    duplicates: u64,
+    out_of_order: u64,
+    latency: Histogram<u64>,
+}
+
+impl Seen {
+    fn new(total: u64) -> Seen {
+        Seen {
+            bits: vec![0; total as usize / 64 + 1],
+            last: 0,
+            delivered: 0,
+            duplicates: 0,
+            out_of_order: 0,
+            latency: histogram(),
+        }
+    }
+
+    fn record(&mut self, seq: u64, sent_ns: u64, now_ns: u64) {
+        let (word, bit) = ((seq / 64) as usize, 1u64 << (seq % 64));
+        let Some(slot) = self.bits.get_mut(word) else {
+            return;
+        };
+        if *slot & bit != 0 {
+            self.duplicates += 1;
+            return;
+        }
+        *slot |= bit;
+        self.delivered += 1;
+        if seq < self.last {
+            self.out_of_order += 1;
+        }
+        self.last = self.last.max(seq);
+        let _ = self
+            .latency
+            .record((now_ns.saturating_sub(sent_ns) / 1000).max(1));
+    }
+}
+
+/// Runs the scenario.
+pub async fn run(common: &Common, args: &FanoutArgs) -> Result<Outcome, String> {
+    let report = measure(common, args).await?;
+    let human = format!(
+        "fanout: {} subscribers, {} published, {}/{} delivered ({:.0}/s), lost {} ({:.4}%), duplicates {}, out of order {}\nlatency {}{}",
+        report.subscribers,
+        report.published,
+        report.delivered,
+        report.expected,
+        report.deliveries_per_sec,
+        report.lost,
+        report.loss_ratio * 100.0,
+        report.duplicates,
+        report.out_of_order,
+        report.latency_us.human(),
+        crate::server_line(report.server.as_ref(), "delivery"),
+    );
+    Ok(Outcome {
+        json: serde_json::to_value(&report).map_err(|e| e.to_string())?,
+        human,
+        loss: report.loss_ratio,
+    })
+}
+
+async fn measure(common: &Common, args: &FanoutArgs) -> Result<FanoutReport, String> {
+    let targets = common.targets().await?;
+    let clock = Instant::now();
+    let total = (args.rate * args.duration).round() as u64;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let joined = Arc::new(AtomicUsize::new(0));
+    let failed = Arc::new(AtomicUsize::new(0));
+    let bar = progress(common, args.subscribers as u64, "subscribers");
+
+    let mut tasks = Vec::with_capacity(args.subscribers);
+    let pause = Duration::from_secs_f64(1.0 / args.connect_rate.max(1.0));
+    for i in 0..args.subscribers {
+        let target = targets[i % targets.len()].clone();
+        let source = common.source_address(i);
+        let transport = common.transport(i);
+        let room = args.room.clone();
+        let (joined, failed, mut stop) = (joined.clone(), failed.clone(), stop_rx.clone());
+        let bar = bar.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut seen = Seen::new(total);
+            let mut client = match subscribe(&target, source, transport, &room).await {
+                Ok(client) => client,
+                Err(e) => {
+                    failed.fetch_add(1, Ordering::Relaxed);
+                    bar.println(format!("subscriber {i}: {e}"));
+                    return seen;
+                }
+            };
+            joined.fetch_add(1, Ordering::Relaxed);
+            bar.inc(1);
+            loop {
+                tokio::select! {
+                    _ = stop.changed() => break,
+                    incoming = client.next() => match incoming {
+                        Ok(Incoming::Text(text)) if text.starts_with("42[\"msg\"") => {
+                            let now = clock.elapsed().as_nanos() as u64;
+                            if let (Some(t), Some(s)) = (number_after(&text, "\"t\":"), number_after(&text, "\"s\":")) {
+                                seen.record(s, t, now);
+                            }
+                        }
+                        Ok(Incoming::Closed) | Err(_) => break,
+                        Ok(_) => {}
+                    },
+                }
+            }
+            client.close().await;
+            seen
+        }));
+        tokio::time::sleep(pause).await;
+    }
+    let ready_by = Instant::now() + Duration::from_secs(60);
+    while joined.load(Ordering::Relaxed) + failed.load(Ordering::Relaxed) < args.subscribers
+        && Instant::now() < ready_by
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    bar.finish_and_clear();
+
+    // Publish at the rate, stamping each message with the shared clock.
+    let mut publisher = Client::connect(
+        &targets[0],
+        common.source_address(args.subscribers),
+        Transport::WebSocket,
+        "/",
+        None,
+    )
+    .await
+    .map_err(|e| e.0)?;
+    let padding = "x".repeat(args.size.saturating_sub(40));
+    let bar = progress(common, total, "published");
+    let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / args.rate));
+    let cpu = CpuWindow::start(&common.server_pid);
+    let started = Instant::now();
+    for seq in 0..total {
+        ticker.tick().await;
+        let t = clock.elapsed().as_nanos() as u64;
+        let body = format!(
+            r#"["publish",{{"room":"{}","payload":{{"t":{t},"s":{seq},"p":"{padding}"}}}}]"#,
+            args.room
+        );
+        publisher
+            .emit(&body)
+            .await
+            .map_err(|e| format!("publisher: {e}"))?;
+        bar.inc(1);
+    }
+    let window = started.elapsed();
+    bar.finish_and_clear();
+    tokio::time::sleep(Duration::from_secs_f64(args.drain)).await;
+    let mut server = cpu.finish(0);
+    let _ = stop_tx.send(true);
+    publisher.close().await;
+
+    let mut latency = histogram();
+    let (mut delivered, mut duplicates, mut out_of_order) = (0, 0, 0);
+    for task in tasks {
+        if let Ok(seen) = task.await {
+            delivered += seen.delivered;
+            duplicates += seen.duplicates;
+            out_of_order += seen.out_of_order;
+            let _ = latency.add(&seen.latency);
+        }
+    }
+    let subscribers = joined.load(Ordering::Relaxed);
+    let expected = total * subscribers as u64;
+    if let Some(server) = &mut server {
+        server.cpu_us_per_unit =
+            (delivered > 0).then(|| server.cpu_seconds * 1e6 / delivered as f64);
+    }
+    Ok(FanoutReport {
+        scenario: "fanout",
+        subscribers,
+        connect_failures: failed.load(Ordering::Relaxed),
+        published: total,
+        expected,
+        delivered,
+        lost: expected.saturating_sub(delivered),
+        duplicates,
+        out_of_order,
+        loss_ratio: if expected == 0 {
+            0.0
+        } else {
+            expected.saturating_sub(delivered) as f64 / expected as f64
+        },
+        deliveries_per_sec: delivered as f64 / window.as_secs_f64().max(1e-9),
+        latency_us: Percentiles::of(&latency),
+        server,
+    })
+}
+
+async fn subscribe(
+    target: &Target,
+    source: Option<std::net::IpAddr>,
+    transport: Transport,
+    room: &str,
+) -> Result<Client, String> {
+    let mut client = Client::connect(target, source, transport, "/", None)
+        .await
+        .map_err(|e| e.0)?;
+    let ack = client
+        .emit_with_ack(&format!(r#"["join","{room}"]"#), Duration::from_secs(10))
+        .await
+        .map_err(|e| e.0)?;
+    if ack != "[true]" {
+        return Err(format!("join refused: {ack}"));
+    }
+    Ok(client)
+}

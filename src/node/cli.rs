@@ -1,0 +1,333 @@
+//! The node's settings: flags, each with an environment fallback.
+
+use clap::builder::BoolishValueParser;
+use clap::{Parser, ValueEnum};
+use std::path::PathBuf;
+use std::time::Duration;
+use switchyard_core::engine::{CorsConfig, EngineConfig, Transports};
+use switchyard_core::{Parser as WireFormat, RecoveryConfig, ServerConfig};
+
+/// A Switchyard node: a Socket.IO server serving the bench contract on `/`
+/// and a chat demo on `/chat`, with the demo page at `/`.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "switchyard", version, about, long_about = None)]
+pub struct Cli {
+    /// Address to listen on.
+    #[arg(long, env = "HOST", default_value = "127.0.0.1")]
+    pub host: String,
+
+    /// Port to listen on.
+    #[arg(long, env = "PORT", default_value_t = 3000)]
+    pub port: u16,
+
+    /// How nodes share broadcasts and rooms: `memory` is a single node;
+    /// `redis`, `nats` and `amqp` join a cluster through that broker.
+    #[arg(long, env = "ADAPTER", value_enum, default_value_t = AdapterKind::Memory)]
+    pub adapter: AdapterKind,
+
+    /// Redis URL (`redis://[user:pass@]host:port[/db]`, `rediss://` for TLS).
+    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
+    pub redis_url: String,
+
+    /// Use sharded pub/sub (SPUBLISH/SSUBSCRIBE), for Redis Cluster
+    /// (Switchyard nodes only: implies `--redis-format switchyard`).
+    #[arg(long, env = "REDIS_SHARDED", value_parser = BoolishValueParser::new())]
+    pub redis_sharded: bool,
+
+    /// Wire format on Redis: `node` is `@socket.io/redis-adapter` 8.x, so
+    /// Node.js servers and `@socket.io/redis-emitter` share the cluster;
+    /// `switchyard` is the native format (heartbeat membership). Default:
+    /// `node`, or `switchyard` with `--redis-sharded`.
+    #[arg(long, env = "REDIS_FORMAT", value_enum)]
+    pub redis_format: Option<RedisFormatKind>,
+
+    /// In the Node format, answer requests on the requester's own response
+    /// channel (Node's `publishOnSpecificResponseChannel`; every server must agree).
+    #[arg(long, env = "REDIS_SPECIFIC_RESPONSE_CHANNEL", value_parser = BoolishValueParser::new())]
+    pub redis_specific_response_channel: bool,
+
+    /// NATS URL (`nats://[user:pass@]host:4222`, `tls://` for TLS).
+    #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    pub nats_url: String,
+
+    /// A NATS credentials (`.creds`) file.
+    #[arg(long, env = "NATS_CREDENTIALS")]
+    pub nats_credentials: Option<PathBuf>,
+
+    /// RabbitMQ URL (`amqp://user:pass@host:5672/%2f`, `amqps://` for TLS).
+    #[arg(
+        long,
+        env = "AMQP_URL",
+        default_value = "amqp://guest:guest@127.0.0.1:5672/%2f"
+    )]
+    pub amqp_url: String,
+
+    /// Prefix of every broker channel; clusters with different prefixes share a broker.
+    #[arg(long, env = "PREFIX", default_value = "socket.io")]
+    pub prefix: String,
+
+    /// The address (`host:port`) other nodes reach this one at, to forward
+    /// requests for this node's sessions: load balancers then need no
+    /// sticky sessions. Default `--host:--port` unless the host is a
+    /// wildcard (`0.0.0.0`, `::`); `none` turns forwarding off.
+    #[arg(long, env = "ADVERTISE")]
+    pub advertise: Option<String>,
+
+    /// A name for this node in logs (the protocol uses a random id).
+    #[arg(long, env = "NODE_ID")]
+    pub node_id: Option<String>,
+
+    /// Interval between cluster heartbeats, in milliseconds.
+    #[arg(long, env = "HEARTBEAT_INTERVAL", default_value_t = 5_000)]
+    pub heartbeat_interval: u64,
+
+    /// Silence after which another node is dropped, in milliseconds.
+    #[arg(long, env = "HEARTBEAT_TIMEOUT", default_value_t = 10_000)]
+    pub heartbeat_timeout: u64,
+
+    /// How long cluster requests (fetch_sockets, server-side emits) wait, in milliseconds.
+    #[arg(long, env = "REQUEST_TIMEOUT", default_value_t = 5_000)]
+    pub request_timeout: u64,
+
+    /// Connection state recovery: a client whose connection drops gets its
+    /// socket back (id, rooms, data and missed packets) when it reconnects
+    /// within `--recovery-max-disconnection`, on any node of the cluster.
+    #[arg(long, env = "RECOVERY", value_parser = BoolishValueParser::new())]
+    pub recovery: bool,
+
+    /// How long a lost session can be recovered, in milliseconds.
+    #[arg(long, env = "RECOVERY_MAX_DISCONNECTION", default_value_t = 120_000)]
+    pub recovery_max_disconnection: u64,
+
+    /// Serve the `/ops` namespace: cluster operations for any client
+    /// (tests, demos). Unauthenticated: never enable it in production.
+    #[arg(long, env = "OPS", value_parser = BoolishValueParser::new())]
+    pub ops: bool,
+
+    /// Allowed browser origins, comma-separated; `*` allows any. None: same origin only.
+    #[arg(long, env = "CORS_ORIGIN", value_delimiter = ',')]
+    pub cors_origin: Vec<String>,
+
+    /// Whether cross-origin requests may carry credentials (cookies).
+    #[arg(long, env = "CORS_CREDENTIALS", value_parser = BoolishValueParser::new())]
+    pub cors_credentials: bool,
+
+    /// Interval between heartbeat pings, in milliseconds.
+    #[arg(long, env = "PING_INTERVAL", default_value_t = 25_000)]
+    pub ping_interval: u64,
+
+    /// Time a client has to answer a ping, in milliseconds.
+    #[arg(long, env = "PING_TIMEOUT", default_value_t = 20_000)]
+    pub ping_timeout: u64,
+
+    /// Time a connection has to join a namespace, in milliseconds.
+    #[arg(long, env = "CONNECT_TIMEOUT", default_value_t = 45_000)]
+    pub connect_timeout: u64,
+
+    /// Largest message or polling body, in bytes.
+    #[arg(long, env = "MAX_HTTP_BUFFER_SIZE", default_value_t = 1_000_000)]
+    pub max_http_buffer_size: usize,
+
+    /// Enabled transports, comma-separated.
+    #[arg(long, env = "TRANSPORTS", default_value = "polling,websocket", value_parser = Transports::parse)]
+    pub transports: Transports,
+
+    /// Wire format: `json` (socket.io-parser) or `msgpack` (socket.io-msgpack-parser).
+    #[arg(long, env = "PARSER", value_enum, default_value_t = ParserKind::Json)]
+    pub parser: ParserKind,
+
+    /// Path Socket.IO answers on.
+    #[arg(long = "path", env = "SOCKETIO_PATH", default_value = "/socket.io/")]
+    pub socketio_path: String,
+
+    /// The socket.io-client browser bundle served to the demo page.
+    #[arg(
+        long,
+        env = "CLIENT_JS",
+        default_value = "node_modules/socket.io-client/dist/socket.io.min.js"
+    )]
+    pub client_js: PathBuf,
+
+    /// Log format.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// The adapter behind the node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AdapterKind {
+    /// In-memory: this node alone.
+    Memory,
+    /// A cluster through Redis pub/sub.
+    Redis,
+    /// A cluster through NATS.
+    Nats,
+    /// A cluster through RabbitMQ.
+    Amqp,
+}
+
+/// The wire format on Redis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RedisFormatKind {
+    /// Node's `@socket.io/redis-adapter` 8.x (classic pub/sub).
+    Node,
+    /// Switchyard's own.
+    Switchyard,
+}
+
+/// The wire format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ParserKind {
+    /// socket.io-parser (the default of every client).
+    Json,
+    /// socket.io-msgpack-parser.
+    Msgpack,
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl Cli {
+    /// Where other nodes reach this one, when forwarding is on.
+    pub fn advertised_address(&self) -> Option<String> {
+        match self.advertise.as_deref() {
+            Some("none") => None,
+            Some(address) => Some(address.to_owned()),
+            None => {
+                let wildcard = self
+                    .host
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_unspecified());
+                (!wildcard).then(|| {
+                    if self.host.contains(':') && !self.host.starts_with('[') {
+                        format!("[{}]:{}", self.host, self.port)
+                    } else {
+                        format!("{}:{}", self.host, self.port)
+                    }
+                })
+            }
+        }
+    }
+
+    /// The server settings these flags describe.
+    pub fn server_config(&self) -> ServerConfig {
+        let cors = (!self.cors_origin.is_empty()).then(|| CorsConfig {
+            origins: self
+                .cors_origin
+                .iter()
+                .filter(|o| o.as_str() != "*")
+                .cloned()
+                .collect(),
+            credentials: self.cors_credentials,
+            max_age: None,
+        });
+        ServerConfig {
+            engine: EngineConfig {
+                path: self.socketio_path.clone(),
+                ping_interval: Duration::from_millis(self.ping_interval),
+                ping_timeout: Duration::from_millis(self.ping_timeout),
+                max_http_buffer_size: self.max_http_buffer_size,
+                transports: self.transports,
+                cors,
+                ..EngineConfig::default()
+            },
+            connect_timeout: Duration::from_millis(self.connect_timeout),
+            parser: match self.parser {
+                ParserKind::Json => WireFormat::Json,
+                ParserKind::Msgpack => WireFormat::MsgPack,
+            },
+            connection_state_recovery: self.recovery.then(|| RecoveryConfig {
+                max_disconnection_duration: Duration::from_millis(self.recovery_max_disconnection),
+                skip_middlewares: true,
+            }),
+            ..ServerConfig::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_node() {
+        let cli = Cli::parse_from(["switchyard"]);
+        let config = cli.server_config();
+        assert_eq!(cli.port, 3000);
+        assert_eq!(config.engine.ping_interval, Duration::from_secs(25));
+        assert_eq!(config.engine.ping_timeout, Duration::from_secs(20));
+        assert_eq!(config.connect_timeout, Duration::from_secs(45));
+        assert!(config.engine.cors.is_none());
+        assert!(config.connection_state_recovery.is_none());
+    }
+
+    #[test]
+    fn the_advertised_address_defaults_to_the_listening_one() {
+        let parse =
+            |args: &[&str]| Cli::parse_from([&["switchyard"], args].concat()).advertised_address();
+        assert_eq!(parse(&[]).as_deref(), Some("127.0.0.1:3000"));
+        assert_eq!(parse(&["--host", "0.0.0.0"]), None);
+        assert_eq!(
+            parse(&["--host", "::1", "--port", "4000"]).as_deref(),
+            Some("[::1]:4000")
+        );
+        assert_eq!(
+            parse(&["--host", "0.0.0.0", "--advertise", "node-1:3000"]).as_deref(),
+            Some("node-1:3000")
+        );
+        assert_eq!(parse(&["--advertise", "none"]), None);
+    }
+
+    #[test]
+    fn recovery_is_a_flag() {
+        let cli = Cli::parse_from([
+            "switchyard",
+            "--recovery",
+            "--recovery-max-disconnection",
+            "5000",
+        ]);
+        let recovery = cli.server_config().connection_state_recovery.expect("on");
+        assert_eq!(recovery.max_disconnection_duration, Duration::from_secs(5));
+        assert!(recovery.skip_middlewares);
+    }
+
+    #[test]
+    fn flags_configure_the_server() {
+        let cli = Cli::parse_from([
+            "switchyard",
+            "--cors-origin",
+            "http://a,http://b",
+            "--transports",
+            "websocket",
+            "--parser",
+            "msgpack",
+            "--ping-interval",
+            "300",
+        ]);
+        let config = cli.server_config();
+        assert_eq!(
+            config.engine.cors.unwrap().origins,
+            ["http://a", "http://b"]
+        );
+        assert_eq!(
+            config.engine.transports,
+            Transports {
+                polling: false,
+                websocket: true
+            }
+        );
+        assert_eq!(config.parser, WireFormat::MsgPack);
+        assert_eq!(config.engine.ping_interval, Duration::from_millis(300));
+        let any = Cli::parse_from(["switchyard", "--cors-origin", "*"]).server_config();
+        assert!(
+            any.engine.cors.unwrap().origins.is_empty(),
+            "* means any origin"
+        );
+    }
+}

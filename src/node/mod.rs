@@ -1,0 +1,172 @@
+//! The `switchyard` node: a server configured by flags and environment,
+//! serving the bench contract on `/`, the chat demo on `/chat` and its page.
+
+mod cli;
+pub mod cluster;
+mod contract;
+mod demo;
+pub mod metrics;
+pub mod ops;
+
+pub use cli::{AdapterKind, Cli, LogFormat, ParserKind, RedisFormatKind};
+pub use contract::install as install_bench_contract;
+pub use demo::install as install_chat_demo;
+
+use axum::routing::get;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use switchyard_cluster::Cluster;
+use switchyard_core::SocketIo;
+use tokio::net::TcpListener;
+
+/// Why the node could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Serving failed.
+    #[error("cannot serve: {0}")]
+    Serve(#[from] std::io::Error),
+    /// The broker could not be reached.
+    #[error("{0}")]
+    Broker(String),
+}
+
+/// Starts logging as the flags ask (`RUST_LOG` filters, default `info`).
+pub fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+/// The server, in the configured cluster, with the node's handlers.
+pub async fn build(cli: &Cli) -> Result<(SocketIo, Option<Cluster>), NodeError> {
+    let cluster = cluster::join(cli).await?;
+    let mut config = cli.server_config();
+    if let Some(cluster) = &cluster {
+        config = config.adapter(cluster.clone());
+        if cli.advertised_address().is_some() {
+            // Requests for other nodes' sessions go to their owner.
+            config = config.session_router(Arc::new(cluster.clone()));
+        }
+    }
+    let io = SocketIo::new(config);
+    install_bench_contract(&io);
+    install_chat_demo(&io);
+    if cli.ops {
+        tracing::warn!(
+            "serving /ops: any client may run cluster operations (tests and demos only)"
+        );
+        ops::install(&io.of("/ops"), label(cli, cluster.as_ref()));
+    }
+    Ok((io, cluster))
+}
+
+/// A name for this node: `--node-id`, or the cluster id.
+pub fn label(cli: &Cli, cluster: Option<&Cluster>) -> String {
+    cli.node_id
+        .clone()
+        .or_else(|| cluster.map(|c| c.uid().to_string()))
+        .unwrap_or_else(|| "single".into())
+}
+
+/// The HTTP routes around Socket.IO: the demo page, the client bundle, a
+/// health check and the metrics.
+pub fn routes(cli: &Cli, io: &SocketIo, cluster: Option<&Cluster>) -> axum::Router {
+    let client_js = Arc::new(cli.client_js.clone());
+    let (io, cluster) = (io.clone(), cluster.cloned());
+    axum::Router::new()
+        .route("/", get(demo::page))
+        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/metrics",
+            get(move || {
+                let text = metrics::render(&io, cluster.as_ref());
+                async move {
+                    (
+                        [(
+                            axum::http::header::CONTENT_TYPE,
+                            "text/plain; version=0.0.4",
+                        )],
+                        text,
+                    )
+                }
+            }),
+        )
+        .route(
+            "/socket.io.min.js",
+            get(move || {
+                let path = client_js.clone();
+                async move { demo::client_bundle(&path).await }
+            }),
+        )
+}
+
+/// Runs a node until SIGINT or SIGTERM, then shuts down gracefully.
+pub async fn run(cli: Cli) -> Result<(), NodeError> {
+    init_logging(cli.log_format);
+    let (io, cluster) = build(&cli).await?;
+    let addr = format!("{}:{}", cli.host, cli.port);
+    let listener = TcpListener::bind(&addr)
+        .await
+        .map_err(|source| NodeError::Bind {
+            addr: addr.clone(),
+            source,
+        })?;
+    let local: SocketAddr = listener.local_addr()?;
+    let app = tower_layer::Layer::layer(&io.layer(), routes(&cli, &io, cluster.as_ref()));
+    let listening = switchyard_core::serve(listener, app)?;
+    tracing::info!(
+        addr = %local,
+        adapter = ?cli.adapter,
+        node = %label(&cli, cluster.as_ref()),
+        parser = ?cli.parser,
+        path = %cli.socketio_path,
+        recovery = cli.recovery,
+        advertise = cli.advertised_address().as_deref().unwrap_or("none"),
+        "switchyard listening: demo at http://{local}/"
+    );
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    listening.shutdown().await;
+    io.close().await;
+    if let Some(cluster) = cluster {
+        cluster.broker().close().await;
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot watch SIGTERM");
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
