@@ -67,6 +67,12 @@ impl ServerConfig {
         self.engine.ping_timeout = d;
         self
     }
+    /// Write coalescing delay for WebSocket connections (see
+    /// [`EngineConfig::write_delay`]).
+    pub fn write_delay(mut self, d: Duration) -> Self {
+        self.engine.write_delay = d;
+        self
+    }
     /// Largest message accepted.
     pub fn max_http_buffer_size(mut self, bytes: usize) -> Self {
         self.engine.max_http_buffer_size = bytes;

@@ -525,3 +525,31 @@ async fn mounts_in_axum_next_to_other_routes() {
         "ok"
     );
 }
+
+#[tokio::test]
+async fn write_coalescing_holds_frames_then_writes_them_in_order() {
+    let mut config = config();
+    config.engine.write_delay = Duration::from_millis(600);
+    // Held pings reach the client late: give it time to answer.
+    config.engine.ping_interval = Duration::from_secs(10);
+    config.engine.ping_timeout = Duration::from_secs(5);
+    let (io, addr) = start_io(config).await;
+    let (mut ws, sid) = sio_connect(addr, "").await;
+    let socket = io.of("/").socket(&sid).unwrap();
+
+    // The first frame starts the hold; the ones queued meanwhile join it.
+    socket.emit("a", &1).unwrap();
+    ws.silent_for(Duration::from_millis(150)).await;
+    socket.emit("b", &2).unwrap();
+    io.emit("c", &3).unwrap();
+    expect_event(&mut ws, r#"42["a",1]"#).await;
+    expect_event(&mut ws, r#"42["b",2]"#).await;
+    expect_event(&mut ws, r#"42["c",3]"#).await;
+
+    // Closing does not wait for the hold: held frames, then the close.
+    socket.emit("d", &4).unwrap();
+    socket.disconnect(true);
+    expect_event(&mut ws, r#"42["d",4]"#).await;
+    expect_event(&mut ws, "41").await;
+    ws.closed().await;
+}

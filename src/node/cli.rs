@@ -128,6 +128,12 @@ pub struct Cli {
     #[arg(long, env = "MAX_HTTP_BUFFER_SIZE", default_value_t = 1_000_000)]
     pub max_http_buffer_size: usize,
 
+    /// Write coalescing, in milliseconds: a WebSocket connection holds its
+    /// first queued frame this long so that frames queued meanwhile share
+    /// one write (0: write at once).
+    #[arg(long, env = "WRITE_DELAY_MS", default_value_t = 0)]
+    pub write_delay_ms: u64,
+
     /// Enabled transports, comma-separated.
     #[arg(long, env = "TRANSPORTS", default_value = "polling,websocket", value_parser = Transports::parse)]
     pub transports: Transports,
@@ -235,6 +241,7 @@ impl Cli {
                 max_http_buffer_size: self.max_http_buffer_size,
                 transports: self.transports,
                 cors,
+                write_delay: Duration::from_millis(self.write_delay_ms),
                 ..EngineConfig::default()
             },
             connect_timeout: Duration::from_millis(self.connect_timeout),

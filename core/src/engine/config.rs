@@ -37,6 +37,12 @@ pub struct EngineConfig {
     /// Forwards requests for sessions of other nodes to their owner, so
     /// that load balancers need no sticky sessions. Default none.
     pub session_router: Option<Arc<dyn SessionRouter>>,
+    /// Write coalescing: how long a WebSocket connection holds its first
+    /// queued frame so that frames queued meanwhile go out in the same
+    /// write. Fewer writes per message at high rates, at the price of up
+    /// to this much latency; keep it well below `ping_timeout`, as pings
+    /// are held too. Default zero: every batch is written at once.
+    pub write_delay: Duration,
 }
 
 impl Default for EngineConfig {
@@ -54,6 +60,7 @@ impl Default for EngineConfig {
             allow_request: None,
             max_buffered_packets: 10_000,
             session_router: None,
+            write_delay: Duration::ZERO,
         }
     }
 }
@@ -76,6 +83,7 @@ impl std::fmt::Debug for EngineConfig {
                 "session_router",
                 &self.session_router.as_ref().map(|r| r.tag().to_owned()),
             )
+            .field("write_delay", &self.write_delay)
             .finish()
     }
 }

@@ -35,8 +35,8 @@ pub struct RequestInfo {
 impl RequestInfo {
     pub(crate) fn from_parts(parts: &http::request::Parts, query: Vec<(String, String)>) -> Self {
         RequestInfo {
-            headers: parts.headers.clone(),
-            uri: parts.uri.clone(),
+            headers: detach_headers(&parts.headers),
+            uri: detach_uri(&parts.uri),
             query,
             remote_addr: parts.extensions.get::<RemoteAddr>().map(|a| a.0),
             issued: SystemTime::now(),
@@ -47,6 +47,26 @@ impl RequestInfo {
     pub fn query_param(&self, name: &str) -> Option<&str> {
         query_param(&self.query, name)
     }
+}
+
+/// A copy of the headers that owns its values. hyper parses header values
+/// as slices of the connection's read buffer (8 KB or more), so keeping its
+/// values for a session's lifetime would keep that whole buffer alive for
+/// every connected client.
+fn detach_headers(headers: &HeaderMap) -> HeaderMap {
+    let mut out = HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        let mut copy = HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| value.clone());
+        copy.set_sensitive(value.is_sensitive());
+        out.append(name.clone(), copy);
+    }
+    out
+}
+
+/// A copy of the URI that owns its bytes (see [`detach_headers`]).
+fn detach_uri(uri: &Uri) -> Uri {
+    Uri::from_maybe_shared(Bytes::copy_from_slice(uri.to_string().as_bytes()))
+        .unwrap_or_else(|_| uri.clone())
 }
 
 pub(crate) fn query_param<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -249,6 +269,30 @@ pub(crate) fn is_preflight(method: &Method, headers: &HeaderMap) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn session_request_info_does_not_keep_the_read_buffer() {
+        // As hyper does: values and the path are slices of one read buffer.
+        let buffer = Bytes::from(b"GET /socket.io/?EIO=4 x-user: ada".to_vec());
+        let mut parts = http::Request::builder()
+            .uri(Uri::from_maybe_shared(buffer.slice(4..21)).unwrap())
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0;
+        let mut value = HeaderValue::from_maybe_shared(buffer.slice(30..)).unwrap();
+        value.set_sensitive(true);
+        parts.headers.insert("x-user", value);
+        let info = RequestInfo::from_parts(&parts, Vec::new());
+        drop(parts);
+        assert!(
+            buffer.is_unique(),
+            "the session still shares the read buffer"
+        );
+        assert_eq!(info.headers["x-user"], "ada");
+        assert!(info.headers["x-user"].is_sensitive());
+        assert_eq!(info.uri, "/socket.io/?EIO=4");
+    }
 
     #[test]
     fn parses_queries_like_url_search_params() {

@@ -4,6 +4,10 @@
 //!
 //! Reads go into a per-thread scratch buffer, so an idle connection holds
 //! no read buffer at all; only a partial frame is kept per connection.
+//!
+//! With a write delay (`EngineConfig::write_delay`), the first frames queued
+//! on an empty write buffer start a hold; frames queued until it ends are
+//! appended, and all of them go out in one write.
 
 use super::frame::{self, CLOSE_NORMAL, Decoder, OP_PONG, OP_TEXT, WsError, WsEvent};
 use crate::engine::packet::{Frame, Incoming, Message, PONG_PROBE, parse_text};
@@ -50,6 +54,7 @@ pub(crate) async fn run<H, IO>(
     IO: AsyncRead + AsyncWrite + Unpin,
 {
     let max_message = session.engine.config.max_http_buffer_size;
+    let write_delay = session.engine.config.write_delay;
     let mut conn = Conn {
         io,
         session,
@@ -64,6 +69,9 @@ pub(crate) async fn run<H, IO>(
         close_code: None,
         closing: false,
         done: false,
+        write_delay,
+        hold: None,
+        holding: false,
     };
     std::future::poll_fn(|cx| conn.poll(cx)).await;
     conn.finish();
@@ -87,6 +95,12 @@ struct Conn<H: EngineHandler, IO> {
     closing: bool,
     /// The connection is over (peer gone or close written).
     done: bool,
+    /// Write coalescing delay (zero: none).
+    write_delay: Duration,
+    /// The coalescing timer, kept for reuse once created.
+    hold: Option<Pin<Box<Sleep>>>,
+    /// `wbuf` is held until `hold` fires.
+    holding: bool,
 }
 
 enum Read {
@@ -102,8 +116,16 @@ impl<H: EngineHandler, IO: AsyncRead + AsyncWrite + Unpin> Conn<H, IO> {
             }
             let mut progress = false;
 
-            // Write what is buffered.
-            while !self.wbuf.is_empty() {
+            // Write what is buffered, unless a coalescing hold is running.
+            if self.holding && !self.closing {
+                match self.hold.as_mut().map(|h| h.as_mut().poll(cx)) {
+                    Some(Poll::Pending) => {}
+                    _ => self.holding = false,
+                }
+            } else {
+                self.holding = false;
+            }
+            while !self.holding && !self.wbuf.is_empty() {
                 match Pin::new(&mut self.io).poll_write(cx, &self.wbuf) {
                     Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => {
                         self.lost(CloseReason::TransportError);
@@ -116,7 +138,12 @@ impl<H: EngineHandler, IO: AsyncRead + AsyncWrite + Unpin> Conn<H, IO> {
                     Poll::Pending => break,
                 }
             }
-            if self.wbuf.is_empty() {
+            if self.holding {
+                // Gather what is queued meanwhile into the held buffer.
+                if self.poll_outgoing(cx) {
+                    continue;
+                }
+            } else if self.wbuf.is_empty() {
                 if self.wbuf.capacity() > KEEP_WRITE_BUFFER {
                     self.wbuf = BytesMut::new();
                 }
@@ -127,6 +154,7 @@ impl<H: EngineHandler, IO: AsyncRead + AsyncWrite + Unpin> Conn<H, IO> {
                     return Poll::Ready(());
                 }
                 if self.poll_outgoing(cx) {
+                    self.start_hold();
                     continue;
                 }
             }
@@ -160,6 +188,19 @@ impl<H: EngineHandler, IO: AsyncRead + AsyncWrite + Unpin> Conn<H, IO> {
         }
         cx.waker().wake_by_ref();
         Poll::Pending
+    }
+
+    /// Starts a coalescing hold on what was just queued, if configured.
+    fn start_hold(&mut self) {
+        if self.write_delay.is_zero() || self.closing || self.wbuf.is_empty() {
+            return;
+        }
+        let deadline = tokio::time::Instant::now() + self.write_delay;
+        match &mut self.hold {
+            Some(hold) => hold.as_mut().reset(deadline),
+            None => self.hold = Some(Box::pin(tokio::time::sleep_until(deadline))),
+        }
+        self.holding = true;
     }
 
     /// Takes frames from the session (or watches the probe); returns
