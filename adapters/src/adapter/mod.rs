@@ -59,6 +59,8 @@ pub(crate) struct AdapterInner {
     recent_joins: RecentJoins,
     /// Rooms held by sessions kept here for recovery, by private session id.
     pins: Mutex<HashMap<Sid, Vec<Room>>>,
+    /// Nodes whose presence table arrived here at least once.
+    presence_peers: Mutex<std::collections::HashSet<NodeId>>,
     closed: AtomicBool,
 }
 
@@ -88,6 +90,7 @@ impl ClusterAdapter {
             last_announce: Mutex::new(Instant::now()),
             recent_joins: RecentJoins::default(),
             pins: Mutex::new(HashMap::new()),
+            presence_peers: Mutex::default(),
             closed: AtomicBool::new(false),
             ns,
         });

@@ -2,6 +2,9 @@
 //! and tells the others every change (`PresenceUpdate`); a node that
 //! detects a new peer sends its whole table (`PresenceSnapshot`), so a node
 //! started later, or back from a broker outage, learns the current state.
+//! The first table received from a node is answered with this node's own:
+//! a node that was still subscribing when the others saw it join (and sent
+//! their tables) gets them again once it announces itself.
 //! A node that leaves or dies (heartbeat timeout) takes its users with it.
 //! Transitions of a user's total fire the namespace's presence handlers on
 //! every node, once each.
@@ -40,6 +43,9 @@ impl AdapterInner {
             users.into_iter().map(|(u, n)| (u, n as usize)).collect();
         let events = self.local.presence_table().replace_node(from, &users);
         self.local.announce(events);
+        if self.presence_peers.lock().insert(from.clone()) {
+            self.send_presence_snapshot();
+        }
     }
 
     /// Sends this node's table to every node.
@@ -56,6 +62,7 @@ impl AdapterInner {
 
     /// A node is gone: so are its users' sessions.
     pub(super) fn forget_presence(&self, node: &NodeId) {
+        self.presence_peers.lock().remove(node);
         let events = self.local.presence_table().replace_node(node, &[]);
         self.local.announce(events);
     }
