@@ -65,8 +65,7 @@ fn detach_headers(headers: &HeaderMap) -> HeaderMap {
 
 /// A copy of the URI that owns its bytes (see [`detach_headers`]).
 fn detach_uri(uri: &Uri) -> Uri {
-    Uri::from_maybe_shared(Bytes::copy_from_slice(uri.to_string().as_bytes()))
-        .unwrap_or_else(|_| uri.clone())
+    Uri::from_maybe_shared(Bytes::from(uri.to_string())).unwrap_or_else(|_| uri.clone())
 }
 
 pub(crate) fn query_param<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {

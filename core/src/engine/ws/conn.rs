@@ -54,7 +54,6 @@ pub(crate) async fn run<H, IO>(
     IO: AsyncRead + AsyncWrite + Unpin,
 {
     let max_message = session.engine.config.max_http_buffer_size;
-    let write_delay = session.engine.config.write_delay;
     let mut conn = Conn {
         io,
         session,
@@ -69,7 +68,6 @@ pub(crate) async fn run<H, IO>(
         close_code: None,
         closing: false,
         done: false,
-        write_delay,
         hold: None,
         holding: false,
     };
@@ -95,8 +93,6 @@ struct Conn<H: EngineHandler, IO> {
     closing: bool,
     /// The connection is over (peer gone or close written).
     done: bool,
-    /// Write coalescing delay (zero: none).
-    write_delay: Duration,
     /// The coalescing timer, kept for reuse once created.
     hold: Option<Pin<Box<Sleep>>>,
     /// `wbuf` is held until `hold` fires.
@@ -192,10 +188,11 @@ impl<H: EngineHandler, IO: AsyncRead + AsyncWrite + Unpin> Conn<H, IO> {
 
     /// Starts a coalescing hold on what was just queued, if configured.
     fn start_hold(&mut self) {
-        if self.write_delay.is_zero() || self.closing || self.wbuf.is_empty() {
+        let delay = self.session.engine.config.write_delay;
+        if delay.is_zero() || self.closing || self.wbuf.is_empty() {
             return;
         }
-        let deadline = tokio::time::Instant::now() + self.write_delay;
+        let deadline = tokio::time::Instant::now() + delay;
         match &mut self.hold {
             Some(hold) => hold.as_mut().reset(deadline),
             None => self.hold = Some(Box::pin(tokio::time::sleep_until(deadline))),
