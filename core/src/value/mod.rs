@@ -9,15 +9,16 @@
 mod date;
 mod de;
 pub(crate) mod json;
+mod map;
 pub(crate) mod msgpack;
 mod number;
 mod ser;
 
 use bytes::Bytes;
-use indexmap::IndexMap;
 
 pub(crate) use date::civil_from_days;
 pub use de::from_value;
+pub use map::Map;
 pub use msgpack::DecodeError as MsgpackError;
 pub use number::Number;
 pub use ser::to_value;
@@ -34,9 +35,6 @@ pub fn to_msgpack(value: &Value) -> Vec<u8> {
 pub fn from_msgpack(bytes: &Bytes) -> Result<Option<Value>, MsgpackError> {
     msgpack::decode(bytes)
 }
-
-/// An object: string keys in insertion order, as JavaScript keeps them.
-pub type Map = IndexMap<String, Value>;
 
 /// A Socket.IO argument: JSON plus binary.
 #[derive(Clone, Debug, Default, PartialEq)]
