@@ -5,7 +5,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use switchyard_benches::{binary_event, small_event};
 use switchyard_core::engine::Frame;
-use switchyard_core::protocol::{Decoded, Parser};
+use switchyard_core::protocol::{DecodeLimits, Decoded, Parser};
 
 fn text_of(frame: &Frame) -> String {
     match frame {
@@ -34,7 +34,7 @@ fn decode(c: &mut Criterion) {
     let small = Parser::Json.encode(&small_event()).expect("encodable");
     let small_text = text_of(&small.frames()[0]);
     group.bench_function("json/small", |b| {
-        b.iter(|| Parser::Json.decode_text(black_box(&small_text)))
+        b.iter(|| Parser::Json.decode_text(black_box(&small_text), DecodeLimits::default()))
     });
 
     let binary = Parser::Json.encode(&binary_event()).expect("encodable");
@@ -49,7 +49,7 @@ fn decode(c: &mut Criterion) {
     group.bench_function("json/binary", |b| {
         b.iter(|| {
             let Ok(Decoded::NeedsAttachments(mut pending)) =
-                Parser::Json.decode_text(black_box(&header))
+                Parser::Json.decode_text(black_box(&header), DecodeLimits::default())
             else {
                 return None;
             };
@@ -63,7 +63,9 @@ fn decode(c: &mut Criterion) {
             continue;
         };
         group.bench_function(format!("msgpack/{name}"), |b| {
-            b.iter(|| Parser::MsgPack.decode_binary(black_box(bytes.clone())))
+            b.iter(|| {
+                Parser::MsgPack.decode_binary(black_box(bytes.clone()), DecodeLimits::default())
+            })
         });
     }
     group.finish();

@@ -4,10 +4,11 @@
 
 use crate::engine::{CloseReason, EngineHandler, Message, Session};
 use crate::handler;
+use crate::limits::{Refused, TokenBucket};
 use crate::namespace::Namespace;
 use crate::object;
-use crate::protocol::{Decoded, Packet, PacketKind, ParseError, PendingBinary};
-use crate::server::ServerState;
+use crate::protocol::{DecodeLimits, Decoded, Packet, PacketKind, ParseError, PendingBinary};
+use crate::server::{NoNamespace, ServerState};
 use crate::sid::Sid;
 use crate::socket::Socket;
 use crate::value::{Map, Value};
@@ -35,6 +36,8 @@ struct ClientInner {
     /// Whether any namespace was ever joined (ends the connect timeout).
     joined_once: bool,
     closed: bool,
+    /// The namespace CONNECT rate, once the client sent one.
+    connects: Option<TokenBucket>,
 }
 
 impl ClientState {
@@ -60,11 +63,20 @@ impl EngineHandler for ServerState {
     }
 
     fn on_message(&self, session: &Arc<ClientSession>, message: Message) {
-        match decode(self.config.parser, session, message) {
+        match decode(
+            self.config.parser,
+            self.config.limits.decode,
+            session,
+            message,
+        ) {
             Ok(Some(packet)) => self.dispatch(session, packet),
             Ok(None) => {}
             Err(e) => {
-                tracing::debug!(sid = %session.sid(), error = %e, "closing connection: malformed packet");
+                let reason = match e {
+                    ParseError::TooManyElements(_) => Refused::PacketElements,
+                    _ => Refused::Malformed,
+                };
+                crate::refused!(reason, sid = %session.sid(), error = %e, "closing connection: malformed packet");
                 session.close(CloseReason::ParseError);
             }
         }
@@ -85,6 +97,7 @@ impl EngineHandler for ServerState {
 
 fn decode(
     parser: crate::protocol::Parser,
+    limits: DecodeLimits,
     session: &ClientSession,
     message: Message,
 ) -> Result<Option<Packet>, ParseError> {
@@ -94,7 +107,7 @@ fn decode(
             if let Some(pending) = &inner.pending {
                 return Err(ParseError::UnexpectedText(pending.missing()));
             }
-            match parser.decode_text(&text)? {
+            match parser.decode_text(&text, limits)? {
                 Decoded::Packet(packet) => Ok(Some(packet)),
                 Decoded::NeedsAttachments(pending) => {
                     inner.pending = Some(Box::new(pending));
@@ -110,7 +123,7 @@ fn decode(
                     result.map(Some)
                 }
             },
-            None => parser.decode_binary(data).map(Some),
+            None => parser.decode_binary(data, limits).map(Some),
         },
     }
 }
@@ -128,21 +141,61 @@ impl ServerState {
     }
 
     fn connect(&self, session: &Arc<ClientSession>, name: SmolStr, auth: Option<Value>) {
-        {
-            let inner = session.data.inner.lock();
+        let limits = &self.config.limits;
+        let refusal = {
+            let mut inner = session.data.inner.lock();
             if inner.sockets.iter().any(|(n, _)| *n == name) || inner.connecting.contains(&name) {
                 drop(inner);
                 return invalid_state(session, "second CONNECT for a namespace");
             }
+            let in_rate = limits.connect_rate.is_none_or(|rate| {
+                inner
+                    .connects
+                    .get_or_insert_with(|| TokenBucket::new(rate))
+                    .take(rate)
+            });
+            if !in_rate {
+                Some((Refused::ConnectRate, "Too many namespace connections"))
+            } else if inner.sockets.len() + inner.connecting.len()
+                >= limits.max_namespaces_per_client
+            {
+                Some((Refused::Namespaces, "Too many namespaces"))
+            } else {
+                None
+            }
+        };
+        if let Some((reason, message)) = refusal {
+            crate::refused!(reason, sid = %session.sid(), ns = %name, "{message}: CONNECT refused");
+            return send_connect_error(session, &name, object! { "message" => message });
         }
-        let auth = auth.unwrap_or_else(|| Value::Object(Map::new()));
-        let Some(ns) = self.namespace_for(&name, &auth) else {
-            tracing::debug!(sid = %session.sid(), ns = %name, "connection to an unknown namespace refused");
+        let mut auth = auth.unwrap_or_else(|| Value::Object(Map::new()));
+        let handshake_bytes = session.request().held_bytes() + auth.held_bytes();
+        if handshake_bytes > limits.max_handshake_bytes {
+            crate::refused!(Refused::HandshakeBytes, sid = %session.sid(), ns = %name, bytes = handshake_bytes, max = limits.max_handshake_bytes, "handshake too large: CONNECT refused");
             return send_connect_error(
                 session,
                 &name,
-                object! { "message" => "Invalid namespace" },
+                object! { "message" => "Handshake too large" },
             );
+        }
+        auth.own_binaries();
+        let ns = match self.namespace_for(&name, &auth) {
+            Ok(ns) => ns,
+            Err(NoNamespace::Unknown) => {
+                crate::refused!(Refused::UnknownNamespace, sid = %session.sid(), ns = %name, "connection to an unknown namespace refused");
+                return send_connect_error(
+                    session,
+                    &name,
+                    object! { "message" => "Invalid namespace" },
+                );
+            }
+            Err(NoNamespace::TooMany) => {
+                return send_connect_error(
+                    session,
+                    &name,
+                    object! { "message" => "Namespace limit reached" },
+                );
+            }
         };
         let middlewares = ns.middlewares();
         let recovery = ns.recovery().and_then(|config| {

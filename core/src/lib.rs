@@ -28,6 +28,7 @@ mod client;
 pub mod engine;
 mod handler;
 mod handshake;
+pub mod limits;
 mod listen;
 mod namespace;
 mod operator;
@@ -44,13 +45,13 @@ pub mod value;
 pub use adapter::{
     Adapter, AdapterFactory, BroadcastFlags, BroadcastOptions, LocalAdapter, Room, SocketInfo,
 };
-pub use engine::{CorsConfig, EngineConfig, RemoteAddr, Transports};
+pub use engine::{CorsConfig, EngineConfig, HttpLimits, RemoteAddr, Transports};
 pub use handler::{
     ConnectError, ConnectHandler, DisconnectHandler, EventHandler, Middleware, ServerAck,
     ServerEventHandler,
 };
 pub use handshake::Handshake;
-pub use listen::{Listening, serve};
+pub use listen::{ConnectionSlot, Listening, connection_limit, serve, serve_with};
 pub use namespace::{DynamicNamespace, Namespace, WeakNamespace};
 pub use operator::{BroadcastOperator, IntoRooms, RemoteSocket};
 pub use presence::{PresenceEvent, PresenceHandler};
@@ -60,6 +61,6 @@ pub use server::{ServerConfig, ServerStats, SocketIo};
 pub use service::{NotFound, SocketIoLayer, SocketIoService};
 pub use sid::Sid;
 pub use socket::{
-    Ack, AckError, AckFuture, DisconnectReason, EmitError, Event, Socket, SocketEmitter,
+    Ack, AckError, AckFuture, DisconnectReason, EmitError, Event, JoinError, Socket, SocketEmitter,
 };
 pub use value::{Value, from_value, to_value};

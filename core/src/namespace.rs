@@ -7,8 +7,9 @@ use crate::adapter::{
     Adapter, AdapterError, AdapterFactory, BroadcastAckFuture, Partial, ServerSideAck,
 };
 use crate::handler::{self, ConnectHandler, Middleware, ServerAck, ServerEventHandler};
+use crate::limits::ClientLimits;
 use crate::operator::{BroadcastOperator, IntoRooms, RemoteSocket};
-use crate::presence::{PresenceEvent, PresenceHandler, PresenceTable};
+use crate::presence::{Gate, PresenceEvent, PresenceGate, PresenceHandler, PresenceTable};
 use crate::protocol::{Encoded, Packet, Parser};
 use crate::recovery::RecoveryConfig;
 use crate::sid::Sid;
@@ -29,6 +30,7 @@ pub(crate) struct NamespaceConfig {
     pub ack_timeout: Duration,
     pub adapter: Arc<dyn AdapterFactory>,
     pub recovery: Option<RecoveryConfig>,
+    pub limits: ClientLimits,
 }
 
 /// Connection handlers and middlewares; a dynamic namespace shares its own
@@ -61,6 +63,7 @@ pub(crate) struct NamespaceInner {
     handlers: Arc<NamespaceHandlers>,
     server_events: RwLock<HashMap<String, Arc<dyn ServerEventHandler>>>,
     presence_handlers: RwLock<Vec<Arc<dyn PresenceHandler>>>,
+    presence_gate: PresenceGate,
     ack_ids: AtomicU64,
     config: Arc<NamespaceConfig>,
 }
@@ -78,6 +81,7 @@ impl Namespace {
             handlers,
             server_events: RwLock::new(HashMap::new()),
             presence_handlers: RwLock::new(Vec::new()),
+            presence_gate: PresenceGate::default(),
             ack_ids: AtomicU64::new(0),
             config,
         }))
@@ -140,8 +144,30 @@ impl Namespace {
         self.0.presence_handlers.write().push(Arc::new(handler));
     }
 
-    /// Tells the presence handlers (adapters call this).
+    /// Tells the presence handlers (adapters call this). A user whose
+    /// state flaps is heard at a bounded rate, its net change once.
     pub fn dispatch_presence(&self, event: PresenceEvent) {
+        match self.0.presence_gate.transition(event) {
+            Gate::Pass(event) => self.run_presence_handlers(event),
+            Gate::Merged => {}
+            Gate::Held(wait) => {
+                let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+                    return;
+                };
+                let ns = self.downgrade();
+                runtime.spawn(async move {
+                    tokio::time::sleep(wait).await;
+                    if let Some(ns) = ns.upgrade() {
+                        for event in ns.0.presence_gate.flush() {
+                            ns.run_presence_handlers(event);
+                        }
+                    }
+                });
+            }
+        }
+    }
+
+    fn run_presence_handlers(&self, event: PresenceEvent) {
         let handlers = self.0.presence_handlers.read().clone();
         for h in handlers {
             handler::run(h.call(event.clone()));
@@ -367,6 +393,11 @@ impl Namespace {
     pub fn recovery(&self) -> Option<RecoveryConfig> {
         self.0.config.recovery
     }
+
+    /// What one client may cost.
+    pub fn limits(&self) -> &ClientLimits {
+        &self.0.config.limits
+    }
 }
 
 impl fmt::Debug for Namespace {
@@ -445,18 +476,15 @@ impl DynamicNamespace {
 }
 
 impl DynamicInner {
-    /// Creates the namespace `name` if it matches.
-    pub(crate) fn create(
-        &self,
-        name: &str,
-        auth: &Value,
-        config: &Arc<NamespaceConfig>,
-    ) -> Option<Namespace> {
-        if !self.matcher.matches(name, auth) {
-            return None;
-        }
+    /// Whether `name` (with this CONNECT auth) is one of these namespaces.
+    pub(crate) fn matches(&self, name: &str, auth: &Value) -> bool {
+        self.matcher.matches(name, auth)
+    }
+
+    /// Creates the namespace `name` (which matches).
+    pub(crate) fn create(&self, name: &str, config: &Arc<NamespaceConfig>) -> Namespace {
         let ns = Namespace::new(SmolStr::new(name), config.clone(), self.handlers.clone());
         self.children.write().push(ns.clone());
-        Some(ns)
+        ns
     }
 }

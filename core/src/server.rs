@@ -5,6 +5,7 @@ use crate::adapter::{AdapterError, AdapterFactory, BroadcastAckFuture, LocalAdap
 use crate::client::ClientSession;
 use crate::engine::{CloseReason, CorsConfig, Engine, EngineConfig, SessionRouter, Transports};
 use crate::handler::{ConnectHandler, Middleware};
+use crate::limits::{ClientLimits, Refused};
 use crate::namespace::{
     DynamicInner, DynamicNamespace, Matcher, Namespace, NamespaceConfig, NamespaceHandlers,
 };
@@ -36,6 +37,9 @@ pub struct ServerConfig {
     pub adapter: Arc<dyn AdapterFactory>,
     /// Connection state recovery. Default: off.
     pub connection_state_recovery: Option<RecoveryConfig>,
+    /// What one client may cost the Socket.IO layer (packet size in values,
+    /// handshake data, rates, namespaces, rooms).
+    pub limits: ClientLimits,
 }
 
 impl Default for ServerConfig {
@@ -47,6 +51,7 @@ impl Default for ServerConfig {
             parser: Parser::Json,
             adapter: Arc::new(LocalAdapterFactory),
             connection_state_recovery: None,
+            limits: ClientLimits::default(),
         }
     }
 }
@@ -119,6 +124,11 @@ impl ServerConfig {
         self.adapter = Arc::new(adapter);
         self
     }
+    /// What one client may cost.
+    pub fn limits(mut self, limits: ClientLimits) -> Self {
+        self.limits = limits;
+        self
+    }
 }
 
 /// Counters of a server.
@@ -135,25 +145,48 @@ pub(crate) struct ServerState {
     pub config: Arc<NamespaceConfig>,
     namespaces: RwLock<HashMap<SmolStr, Namespace>>,
     dynamic: RwLock<Vec<Arc<DynamicInner>>>,
+    /// Namespaces created by dynamic namespaces so far.
+    dynamic_created: std::sync::atomic::AtomicUsize,
     pub connect_timeouts: FifoTimer<Weak<ClientSession>>,
+}
+
+/// Why a CONNECT found no namespace.
+pub(crate) enum NoNamespace {
+    /// No namespace has that name, and no dynamic namespace matches it.
+    Unknown,
+    /// A dynamic namespace matches, but `max_dynamic_namespaces` is reached.
+    TooMany,
 }
 
 impl ServerState {
     /// The namespace for a CONNECT: an existing one, or a new one from a
-    /// matching dynamic namespace.
-    pub(crate) fn namespace_for(&self, name: &str, auth: &Value) -> Option<Namespace> {
+    /// matching dynamic namespace (within `max_dynamic_namespaces`).
+    pub(crate) fn namespace_for(&self, name: &str, auth: &Value) -> Result<Namespace, NoNamespace> {
+        use std::sync::atomic::Ordering;
         if let Some(ns) = self.namespaces.read().get(name) {
-            return Some(ns.clone());
+            return Ok(ns.clone());
         }
         let dynamic = self.dynamic.read().clone();
         for parent in dynamic {
-            if let Some(ns) = parent.create(name, auth, &self.config) {
-                let mut namespaces = self.namespaces.write();
-                // Another connection may have created it meanwhile.
-                return Some(namespaces.entry(SmolStr::new(name)).or_insert(ns).clone());
+            if !parent.matches(name, auth) {
+                continue;
             }
+            let max = self.config.limits.max_dynamic_namespaces;
+            if self.dynamic_created.load(Ordering::Relaxed) >= max {
+                crate::refused!(Refused::DynamicNamespaces, ns = %name, max, "dynamic namespace refused: the limit is reached");
+                return Err(NoNamespace::TooMany);
+            }
+            let mut namespaces = self.namespaces.write();
+            // Another connection may have created it meanwhile.
+            if let Some(ns) = namespaces.get(name) {
+                return Ok(ns.clone());
+            }
+            let ns = parent.create(name, &self.config);
+            self.dynamic_created.fetch_add(1, Ordering::Relaxed);
+            namespaces.insert(SmolStr::new(name), ns.clone());
+            return Ok(ns);
         }
-        None
+        Err(NoNamespace::Unknown)
     }
 }
 
@@ -201,9 +234,11 @@ impl SocketIo {
                 ack_timeout: config.ack_timeout,
                 adapter: config.adapter,
                 recovery: config.connection_state_recovery,
+                limits: config.limits,
             }),
             namespaces: RwLock::new(HashMap::new()),
             dynamic: RwLock::new(Vec::new()),
+            dynamic_created: std::sync::atomic::AtomicUsize::new(0),
             connect_timeouts,
         };
         let io = SocketIo {

@@ -43,7 +43,9 @@ async fn server() -> (
         socket.on(
             "join",
             |socket: Socket, event: switchyard_core::Event| async move {
-                socket.join(event.arg::<String>(0).unwrap_or_default());
+                socket
+                    .join(event.arg::<String>(0).unwrap_or_default())
+                    .unwrap();
                 let _ = event.ack(&true);
             },
         );

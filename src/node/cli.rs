@@ -4,7 +4,9 @@ use clap::builder::BoolishValueParser;
 use clap::{Parser, ValueEnum};
 use std::path::PathBuf;
 use std::time::Duration;
-use switchyard_core::engine::{CorsConfig, EngineConfig, Transports};
+use switchyard_core::engine::{CorsConfig, EngineConfig, HttpLimits, Transports};
+use switchyard_core::limits::{ClientLimits, Rate};
+use switchyard_core::protocol::DecodeLimits;
 use switchyard_core::{Parser as WireFormat, RecoveryConfig, ServerConfig};
 
 /// A Switchyard node: a Socket.IO server serving the bench contract on `/`
@@ -128,6 +130,82 @@ pub struct Cli {
     #[arg(long, env = "MAX_HTTP_BUFFER_SIZE", default_value_t = 1_000_000)]
     pub max_http_buffer_size: usize,
 
+    /// Most bytes queued for one client (every frame counted); past it
+    /// volatile packets are dropped and a packet that does not fit
+    /// disconnects the client. One packet always fits an empty queue.
+    #[arg(long, env = "MAX_CLIENT_BUFFER_BYTES", default_value_t = 1024 * 1024)]
+    pub max_client_buffer_bytes: usize,
+
+    /// Most open connections (HTTP and WebSocket); more are answered 503.
+    /// 0: the open-file limit less a reserve of 256.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 0)]
+    pub max_connections: usize,
+
+    /// Largest request head (request line and headers), in bytes; larger
+    /// ones are answered 431.
+    #[arg(long, env = "MAX_HEADER_BYTES", default_value_t = 16 * 1024)]
+    pub max_header_bytes: usize,
+
+    /// Time a connection has to send a request head, in milliseconds.
+    #[arg(long, env = "HEADERS_TIMEOUT", default_value_t = 60_000)]
+    pub headers_timeout: u64,
+
+    /// Time a client has to send a request body, in milliseconds (answered 408).
+    #[arg(long, env = "HTTP_REQUEST_TIMEOUT", default_value_t = 300_000)]
+    pub http_request_timeout: u64,
+
+    /// New sessions one client address may open per second (answered 429
+    /// past it); 0: unlimited. Behind a load balancer every client shares
+    /// its address: leave it off there.
+    #[arg(long, env = "ADDRESS_SESSION_RATE", default_value_t = 0.0)]
+    pub address_session_rate: f64,
+
+    /// Burst of new sessions one address may open at once.
+    #[arg(long, env = "ADDRESS_SESSION_BURST", default_value_t = 20)]
+    pub address_session_burst: u32,
+
+    /// Events one socket may send per second (disconnected past it); 0: unlimited.
+    #[arg(long, env = "EVENT_RATE", default_value_t = 0.0)]
+    pub event_rate: f64,
+
+    /// Burst of events one socket may send at once.
+    #[arg(long, env = "EVENT_BURST", default_value_t = 100)]
+    pub event_burst: u32,
+
+    /// Namespace CONNECTs one connection may send per second (refused with
+    /// CONNECT_ERROR past it); 0: unlimited.
+    #[arg(long, env = "CONNECT_RATE", default_value_t = 5.0)]
+    pub connect_rate: f64,
+
+    /// Burst of namespace CONNECTs one connection may send at once.
+    #[arg(long, env = "CONNECT_BURST", default_value_t = 20)]
+    pub connect_burst: u32,
+
+    /// Most values (array elements, object entries, scalars) one packet may
+    /// decode into; a larger packet closes the connection as malformed.
+    #[arg(long, env = "MAX_PACKET_ELEMENTS", default_value_t = 100_000)]
+    pub max_packet_elements: usize,
+
+    /// Most bytes one socket's handshake (headers, URL, auth) may keep.
+    #[arg(long, env = "MAX_HANDSHAKE_BYTES", default_value_t = 32 * 1024)]
+    pub max_handshake_bytes: usize,
+
+    /// Namespaces one connection may join at once.
+    #[arg(long, env = "MAX_NAMESPACES_PER_CLIENT", default_value_t = 32)]
+    pub max_namespaces_per_client: usize,
+
+    /// Namespaces dynamic namespaces may create in all.
+    #[arg(long, env = "MAX_DYNAMIC_NAMESPACES", default_value_t = 10_000)]
+    pub max_dynamic_namespaces: usize,
+
+    /// Rooms one socket may be in (its own included).
+    #[arg(long, env = "MAX_ROOMS_PER_SOCKET", default_value_t = 1024)]
+    pub max_rooms_per_socket: usize,
+
+    /// Longest room name, in bytes.
+    #[arg(long, env = "MAX_ROOM_NAME_BYTES", default_value_t = 256)]
+    pub max_room_name_bytes: usize,
+
     /// Write coalescing, in milliseconds: a WebSocket connection holds its
     /// first queued frame this long so that frames queued meanwhile share
     /// one write (0: write at once).
@@ -157,6 +235,11 @@ pub struct Cli {
     /// Log format.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+}
+
+/// A rate from a flag pair; 0 turns it off.
+fn rate(per_second: f64, burst: u32) -> Option<Rate> {
+    (per_second > 0.0).then(|| Rate::new(per_second, burst))
 }
 
 /// The adapter behind the node.
@@ -221,6 +304,16 @@ impl Cli {
         }
     }
 
+    /// The HTTP server's limits these flags describe.
+    pub fn http_limits(&self) -> HttpLimits {
+        HttpLimits {
+            max_connections: self.max_connections,
+            max_header_bytes: self.max_header_bytes,
+            headers_timeout: Duration::from_millis(self.headers_timeout),
+            request_timeout: Duration::from_millis(self.http_request_timeout),
+        }
+    }
+
     /// The server settings these flags describe.
     pub fn server_config(&self) -> ServerConfig {
         let cors = (!self.cors_origin.is_empty()).then(|| CorsConfig {
@@ -242,7 +335,25 @@ impl Cli {
                 transports: self.transports,
                 cors,
                 write_delay: Duration::from_millis(self.write_delay_ms),
+                max_client_buffer_bytes: self.max_client_buffer_bytes,
+                http: self.http_limits(),
+                session_rate_per_address: rate(
+                    self.address_session_rate,
+                    self.address_session_burst,
+                ),
                 ..EngineConfig::default()
+            },
+            limits: ClientLimits {
+                decode: DecodeLimits {
+                    max_elements: self.max_packet_elements,
+                },
+                max_handshake_bytes: self.max_handshake_bytes,
+                event_rate: rate(self.event_rate, self.event_burst),
+                connect_rate: rate(self.connect_rate, self.connect_burst),
+                max_namespaces_per_client: self.max_namespaces_per_client,
+                max_dynamic_namespaces: self.max_dynamic_namespaces,
+                max_rooms_per_socket: self.max_rooms_per_socket,
+                max_room_name_bytes: self.max_room_name_bytes,
             },
             connect_timeout: Duration::from_millis(self.connect_timeout),
             parser: match self.parser {
@@ -272,6 +383,15 @@ mod tests {
         assert_eq!(config.connect_timeout, Duration::from_secs(45));
         assert!(config.engine.cors.is_none());
         assert!(config.connection_state_recovery.is_none());
+        // The limits' defaults are the library's.
+        assert_eq!(config.limits, ClientLimits::default());
+        assert_eq!(config.engine.http, HttpLimits::default());
+        let engine = EngineConfig::default();
+        assert_eq!(
+            config.engine.max_client_buffer_bytes,
+            engine.max_client_buffer_bytes
+        );
+        assert_eq!(config.engine.session_rate_per_address, None);
     }
 
     #[test]

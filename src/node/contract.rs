@@ -55,7 +55,10 @@ pub fn install(io: &SocketIo) {
             let _ = event.ack_args(args);
         });
         socket.on("join", |socket: Socket, event: Event| async move {
-            let joined = event.arg::<String>(0).map(|room| socket.join(room)).is_ok();
+            let joined = matches!(
+                event.arg::<String>(0).map(|room| socket.join(room)),
+                Ok(Ok(()))
+            );
             let _ = event.ack(&joined);
         });
         socket.on("leave", |socket: Socket, event: Event| async move {

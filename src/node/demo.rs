@@ -57,7 +57,7 @@ pub fn install(io: &SocketIo) {
         };
         let _ = socket.set_data(&member);
         socket.set_user(member.name.as_str());
-        socket.join(LOBBY);
+        let _ = socket.join(LOBBY);
         let _ = socket.emit("welcome", &member);
         let _ = socket.emit("online", &online_names(socket.ns()));
         let _ = socket
@@ -82,8 +82,11 @@ pub fn install(io: &SocketIo) {
                     typing: false,
                 },
             );
+            if socket.join(room.as_str()).is_err() {
+                let _ = event.ack(&false);
+                return;
+            }
             socket.leave(member.room.as_str());
-            socket.join(room.as_str());
             let _ = socket
                 .to(room.as_str())
                 .emit("notice", &format!("{} joined {room}", member.name));

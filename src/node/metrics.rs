@@ -1,13 +1,33 @@
 //! `/metrics`: the node's counters in Prometheus' text format, for
-//! operators and load tests.
+//! operators and load tests. Counters the libraries record through the
+//! `metrics` facade (such as `switchyard_refused_total{reason}`) are kept by
+//! the Prometheus recorder installed at start and rendered after these.
 
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::fmt::Write;
+use std::sync::OnceLock;
 use switchyard_cluster::Cluster;
 use switchyard_core::SocketIo;
+
+static RECORDER: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Installs the process's metrics recorder (once; later calls do nothing).
+pub fn install() {
+    RECORDER.get_or_init(|| match PrometheusBuilder::new().install_recorder() {
+        Ok(handle) => Some(handle),
+        Err(e) => {
+            tracing::warn!(error = %e, "no metrics recorder: library counters are not exported");
+            None
+        }
+    });
+}
 
 /// The counters of a node, as Prometheus reads them.
 pub fn render(io: &SocketIo, cluster: Option<&Cluster>) -> String {
     let mut out = String::new();
+    if let Some(Some(handle)) = RECORDER.get() {
+        out.push_str(&handle.render());
+    }
     let mut metric = |name: &str, kind: &str, help: &str, samples: &[(String, u64)]| {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
         for (labels, value) in samples {

@@ -42,8 +42,10 @@ pub enum NodeError {
 pub fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    use std::io::IsTerminal;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
@@ -117,6 +119,8 @@ pub fn routes(cli: &Cli, io: &SocketIo, cluster: Option<&Cluster>) -> axum::Rout
 /// Runs a node until SIGINT or SIGTERM, then shuts down gracefully.
 pub async fn run(cli: Cli) -> Result<(), NodeError> {
     init_logging(cli.log_format);
+    metrics::install();
+    raise_open_file_limit();
     let (io, cluster) = build(&cli).await?;
     let addr = format!("{}:{}", cli.host, cli.port);
     let listener = TcpListener::bind(&addr)
@@ -127,7 +131,7 @@ pub async fn run(cli: Cli) -> Result<(), NodeError> {
         })?;
     let local: SocketAddr = listener.local_addr()?;
     let app = tower_layer::Layer::layer(&io.layer(), routes(&cli, &io, cluster.as_ref()));
-    let listening = switchyard_core::serve(listener, app)?;
+    let listening = switchyard_core::serve_with(listener, app, cli.http_limits())?;
     tracing::info!(
         addr = %local,
         adapter = ?cli.adapter,
@@ -146,6 +150,18 @@ pub async fn run(cli: Cli) -> Result<(), NodeError> {
         cluster.broker().close().await;
     }
     Ok(())
+}
+
+/// Raises the soft open-file limit to the hard one: each client holds a
+/// file, and the soft limit is often far below what the system allows.
+fn raise_open_file_limit() {
+    #[cfg(unix)]
+    if let Ok((_, hard)) = rlimit::getrlimit(rlimit::Resource::NOFILE) {
+        match rlimit::increase_nofile_limit(hard) {
+            Ok(limit) => tracing::debug!(limit, "open-file limit"),
+            Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
+        }
+    }
 }
 
 async fn shutdown_signal() {

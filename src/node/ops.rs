@@ -136,7 +136,8 @@ fn install_socket(socket: &Socket, reasons: Reasons, label: String) {
         let _ = event.ack_args(args);
     });
     socket.on("join", |socket: Socket, event: Event| async move {
-        socket.join(event.arg::<Vec<String>>(0).unwrap_or_default());
+        // A refused join is counted and logged; the rooms tell the caller.
+        let _ = socket.join(event.arg::<Vec<String>>(0).unwrap_or_default());
         let _ = event.ack(&socket.rooms());
     });
     socket.on("leave", |socket: Socket, event: Event| async move {

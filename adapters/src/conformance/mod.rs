@@ -151,8 +151,8 @@ pub async fn wait_for_members(nodes: &[Node], n: usize) {
 fn install_handlers(io: &SocketIo) {
     io.on_connection(|socket: Socket| async move {
         socket.on("join", |socket: Socket, event: Event| async move {
-            socket.join(event.arg::<String>(0).unwrap_or_default());
-            let _ = event.ack(&true);
+            let joined = socket.join(event.arg::<String>(0).unwrap_or_default());
+            let _ = event.ack(&joined.is_ok());
         });
     });
     io.of("/").on_server_event(
@@ -174,7 +174,7 @@ pub async fn client(node: &Node, rooms: &[&str]) -> TestClient {
         .socket(&client.sid)
         .expect("socket on its node");
     for room in rooms {
-        socket.join(*room);
+        socket.join(*room).expect("a room within the limits");
     }
     client
 }

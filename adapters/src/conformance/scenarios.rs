@@ -127,7 +127,13 @@ pub async fn fetch_sockets_across_nodes(connect: &Connect) {
     let a = TestClient::connect(nodes[0].addr, r#"{"user":"ann"}"#).await;
     let b = client(&nodes[1], &["team"]).await;
     let c = client(&nodes[2], &["team"]).await;
-    nodes[0].io.of("/").socket(&a.sid).unwrap().join("team");
+    nodes[0]
+        .io
+        .of("/")
+        .socket(&a.sid)
+        .unwrap()
+        .join("team")
+        .unwrap();
     nodes[1]
         .io
         .of("/")
@@ -349,7 +355,7 @@ pub async fn room_subscriptions_follow_membership(connect: &Connect) {
     let nodes = start_nodes(connect, 2).await;
     let mut b = client(&nodes[1], &[]).await;
     let socket = nodes[1].io.of("/").socket(&b.sid).unwrap();
-    socket.join("later");
+    socket.join("later").unwrap();
     settle().await;
     nodes[0].io.to("later").emit("in", &1).unwrap();
     assert_eq!(b.expect("in").await, vec![json!(1)]);
@@ -357,7 +363,7 @@ pub async fn room_subscriptions_follow_membership(connect: &Connect) {
     settle().await;
     nodes[0].io.to("later").emit("in", &2).unwrap();
     b.expect_nothing(Duration::from_millis(300)).await;
-    socket.join("later");
+    socket.join("later").unwrap();
     settle().await;
     nodes[0].io.to("later").emit("in", &3).unwrap();
     assert_eq!(b.expect("in").await, vec![json!(3)]);

@@ -276,7 +276,8 @@ impl Adapter for LocalAdapter {
 
     fn add_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]) {
         for socket in self.targets(opts) {
-            socket.join(rooms.to_vec());
+            // A refusal is counted and logged by `join`.
+            let _ = socket.join(rooms.to_vec());
         }
     }
 

@@ -1,6 +1,7 @@
 //! Engine.IO settings, with Node.js engine.io's defaults.
 
 use super::forward::SessionRouter;
+use crate::limits::Rate;
 use http::request::Parts;
 use std::future::Future;
 use std::pin::Pin;
@@ -34,6 +35,18 @@ pub struct EngineConfig {
     /// Most outgoing packets queued for one client. A client that falls
     /// this far behind is disconnected ("outgoing buffer full"). Default 10,000.
     pub max_buffered_packets: usize,
+    /// Most bytes queued or being written for one client, every frame
+    /// counted (pings included). Past it volatile packets are dropped, and a
+    /// packet that does not fit disconnects the client ("outgoing buffer
+    /// full"); one packet always fits an empty queue, whatever its size.
+    /// Default 1 MiB, as Centrifugo's `client_queue_max_size`.
+    pub max_client_buffer_bytes: usize,
+    /// Limits of the HTTP server (`listen`/`serve`) and request bodies.
+    pub http: HttpLimits,
+    /// New sessions one client address may open, sustained and in a burst;
+    /// past it the handshake is answered 429. Default: unlimited (behind a
+    /// load balancer every client has its address).
+    pub session_rate_per_address: Option<Rate>,
     /// Forwards requests for sessions of other nodes to their owner, so
     /// that load balancers need no sticky sessions. Default none.
     pub session_router: Option<Arc<dyn SessionRouter>>,
@@ -59,6 +72,9 @@ impl Default for EngineConfig {
             cookie: None,
             allow_request: None,
             max_buffered_packets: 10_000,
+            max_client_buffer_bytes: 1024 * 1024,
+            http: HttpLimits::default(),
+            session_rate_per_address: None,
             session_router: None,
             write_delay: Duration::ZERO,
         }
@@ -79,12 +95,45 @@ impl std::fmt::Debug for EngineConfig {
             .field("cookie", &self.cookie)
             .field("allow_request", &self.allow_request.is_some())
             .field("max_buffered_packets", &self.max_buffered_packets)
+            .field("max_client_buffer_bytes", &self.max_client_buffer_bytes)
+            .field("http", &self.http)
+            .field("session_rate_per_address", &self.session_rate_per_address)
             .field(
                 "session_router",
                 &self.session_router.as_ref().map(|r| r.tag().to_owned()),
             )
             .field("write_delay", &self.write_delay)
             .finish()
+    }
+}
+
+/// Limits of the HTTP server, with Node's defaults where it has them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// Most connections open at once (HTTP and WebSocket); more are
+    /// answered 503 and closed. 0: the process's open-file limit less a
+    /// reserve of 256 for everything else (brokers, files). Default 0.
+    pub max_connections: usize,
+    /// Largest request head (request line and headers), in bytes; a larger
+    /// one is answered 431. Default 16 KiB (Node's `maxHeaderSize`); at
+    /// least 8 KiB.
+    pub max_header_bytes: usize,
+    /// Time a connection has to send a request head. Default 60 s (Node's
+    /// `headersTimeout`).
+    pub headers_timeout: Duration,
+    /// Time a client has to send a whole request body. Default 300 s
+    /// (Node's `requestTimeout`).
+    pub request_timeout: Duration,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits {
+            max_connections: 0,
+            max_header_bytes: 16 * 1024,
+            headers_timeout: Duration::from_secs(60),
+            request_timeout: Duration::from_secs(300),
+        }
     }
 }
 

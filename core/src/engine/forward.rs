@@ -58,6 +58,7 @@ pub(crate) async fn forward<B>(
     mut req: Request<B>,
     owner: &str,
     body_limit: usize,
+    body_timeout: Duration,
 ) -> Result<Response<ResponseBody>, ForwardError>
 where
     B: http_body::Body + Send + 'static,
@@ -66,10 +67,14 @@ where
 {
     let client_upgrade =
         super::ws::is_upgrade_request(req.headers()).then(|| hyper::upgrade::on(&mut req));
+    // A relayed WebSocket keeps its connection counted.
+    let slot = req
+        .extensions_mut()
+        .remove::<crate::listen::ConnectionSlot>();
     let (mut parts, body) = req.into_parts();
-    let body = Limited::new(body, body_limit)
-        .collect()
+    let body = tokio::time::timeout(body_timeout, Limited::new(body, body_limit).collect())
         .await
+        .map_err(|_| ForwardError::Body("not received within the request timeout".into()))?
         .map_err(|e| ForwardError::Body(e.to_string()))?
         .to_bytes();
     parts
@@ -97,6 +102,7 @@ where
     {
         let owner_upgrade = hyper::upgrade::on(&mut response);
         tokio::spawn(async move {
+            let _slot = slot;
             match tokio::try_join!(client_upgrade, owner_upgrade) {
                 Ok((client, owner)) => {
                     let (mut client, mut owner) = (TokioIo::new(client), TokioIo::new(owner));

@@ -5,7 +5,8 @@
 
 use super::request::{EngineError, Responder, is_preflight, parse_query, query_param};
 use super::session::{Session, TransportKind};
-use super::{Engine, EngineHandler, Frame, RequestInfo, forward, polling, upgrade, ws};
+use super::{Engine, EngineHandler, Frame, RemoteAddr, RequestInfo, forward, polling, upgrade, ws};
+use crate::limits::Refused;
 use crate::sid::Sid;
 use bytes::Bytes;
 use http::{Method, Request, Response, header};
@@ -66,7 +67,8 @@ impl<H: EngineHandler> Engine<H> {
                         .forwarded
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let limit = config.max_http_buffer_size;
-                    return match forward::forward(req, &owner, limit).await {
+                    let timeout = config.http.request_timeout;
+                    return match forward::forward(req, &owner, limit, timeout).await {
                         Ok(response) => response,
                         Err(e) => {
                             // The owner is gone: the client reconnects.
@@ -115,6 +117,18 @@ impl<H: EngineHandler> Engine<H> {
         };
         if query_param(&query, "EIO") != Some("4") {
             return refuse(EngineError::UnsupportedProtocolVersion, None, None);
+        }
+        if let (Some(rates), Some(address)) = (
+            &self.inner.session_rates,
+            req.extensions().get::<RemoteAddr>(),
+        ) && !rates.take(address.0.ip())
+        {
+            crate::refused!(Refused::SessionRate, peer = %address.0, "new sessions too fast from one address: handshake refused");
+            return refuse(
+                EngineError::Forbidden,
+                Some("Too many new sessions from this address"),
+                Some(http::StatusCode::TOO_MANY_REQUESTS),
+            );
         }
         match transport {
             TransportKind::Polling => {

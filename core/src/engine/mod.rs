@@ -16,14 +16,15 @@ mod upgrade;
 mod ws;
 
 pub use config::{
-    AllowFuture, AllowRequest, CookieConfig, CorsConfig, EngineConfig, Refusal, SameSite,
-    Transports,
+    AllowFuture, AllowRequest, CookieConfig, CorsConfig, EngineConfig, HttpLimits, Refusal,
+    SameSite, Transports,
 };
 pub use forward::{FORWARDED_HEADER, SessionRouter, tag_of};
 pub use packet::{Frame, Message, decode_polling_payload, encode_polling_payload};
 pub use request::{RemoteAddr, RequestInfo, ResponseBody};
 pub use session::{Push, Session, TransportKind};
 
+use crate::limits::AddressRates;
 use crate::sid::Sid;
 use crate::timer::FifoTimer;
 use parking_lot::RwLock;
@@ -121,6 +122,8 @@ pub(crate) struct EngineInner<H: EngineHandler> {
     epoch: Instant,
     /// Requests forwarded to the node owning their session.
     forwarded: AtomicU64,
+    /// New sessions per client address, when limited.
+    pub(crate) session_rates: Option<AddressRates>,
 }
 
 impl<H: EngineHandler> Engine<H> {
@@ -146,8 +149,10 @@ impl<H: EngineHandler> Engine<H> {
                 }
             },
         );
+        let session_rates = config.session_rate_per_address.map(AddressRates::new);
         Engine {
             inner: Arc::new(EngineInner {
+                session_rates,
                 config,
                 handler,
                 sessions: RwLock::new(HashMap::new()),

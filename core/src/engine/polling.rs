@@ -7,6 +7,7 @@ use super::packet::{NOOP, encode_payload, parse_payload};
 use super::request::Responder;
 use super::session::{PollAnswer, Session};
 use super::{CloseReason, EngineHandler, ResponseBody};
+use crate::limits::Refused;
 use http::{Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
 use std::sync::Arc;
@@ -107,30 +108,43 @@ where
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
+        crate::refused!(Refused::MessageSize, sid = %session.sid(), max = limit, "polling body too large");
         return fail(
             CloseReason::TransportError,
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload too large",
         );
     }
-    let body = match Limited::new(req.into_body(), limit).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+    let timeout = session.engine.config.http.request_timeout;
+    let collected = tokio::time::timeout(timeout, Limited::new(req.into_body(), limit).collect());
+    let body = match collected.await {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
+            crate::refused!(Refused::MessageSize, sid = %session.sid(), max = limit, "polling body too large");
             return fail(
                 CloseReason::TransportError,
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload too large",
             );
         }
-        Err(_) => {
+        Ok(Err(_)) => {
             return fail(
                 CloseReason::TransportError,
                 StatusCode::BAD_REQUEST,
                 "data request closed prematurely",
             );
         }
+        Err(_) => {
+            crate::refused!(Refused::RequestTimeout, sid = %session.sid(), "polling body not received within the request timeout");
+            return fail(
+                CloseReason::TransportError,
+                StatusCode::REQUEST_TIMEOUT,
+                "request timeout",
+            );
+        }
     };
     let Ok(text) = std::str::from_utf8(&body) else {
+        crate::refused!(Refused::Malformed, sid = %session.sid(), "polling body is not UTF-8");
         return fail(
             CloseReason::ParseError,
             StatusCode::BAD_REQUEST,
@@ -145,7 +159,7 @@ where
         match packet {
             Ok(packet) => session.receive(packet),
             Err(e) => {
-                tracing::debug!(sid = %session.sid(), error = %e, "invalid packet");
+                crate::refused!(Refused::Malformed, sid = %session.sid(), error = %e, "invalid packet");
                 session.close(CloseReason::ParseError);
                 return responder.status(StatusCode::BAD_REQUEST);
             }

@@ -47,6 +47,23 @@ impl RequestInfo {
     pub fn query_param(&self, name: &str) -> Option<&str> {
         query_param(&self.query, name)
     }
+
+    /// About how many bytes this request keeps in memory (for budgets).
+    pub fn held_bytes(&self) -> usize {
+        let headers: usize = self
+            .headers
+            .iter()
+            .map(|(name, value)| name.as_str().len() + value.len() + 64)
+            .sum();
+        let query: usize = self
+            .query
+            .iter()
+            .map(|(k, v)| k.capacity() + v.capacity() + 48)
+            .sum();
+        let uri = self.uri.path_and_query().map_or(0, |p| p.as_str().len())
+            + self.uri.authority().map_or(0, |a| a.as_str().len());
+        std::mem::size_of::<Self>() + headers + uri + query
+    }
 }
 
 /// A copy of the headers that owns its values. hyper parses header values

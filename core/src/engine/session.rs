@@ -62,8 +62,19 @@ pub(crate) enum WsNext {
     Closed,
 }
 
+/// What a queued frame costs beyond its bytes (its slot and bookkeeping).
+const FRAME_OVERHEAD: usize = 48;
+
+fn cost(frames: &[Frame]) -> usize {
+    frames.iter().map(|f| f.len() + FRAME_OVERHEAD).sum()
+}
+
 struct State {
     frames: VecDeque<Frame>,
+    /// What `frames` costs, in bytes.
+    queued_bytes: usize,
+    /// What the WebSocket writer took and has not finished writing.
+    writing_bytes: usize,
     transport: TransportKind,
     upgrade: Upgrade,
     /// A GET is waiting, with its waker.
@@ -104,6 +115,8 @@ impl<H: EngineHandler> Session<H> {
             data: H::Data::default(),
             state: Mutex::new(State {
                 frames: VecDeque::new(),
+                queued_bytes: 0,
+                writing_bytes: 0,
                 transport,
                 upgrade: Upgrade::Idle,
                 get_active: false,
@@ -143,8 +156,10 @@ impl<H: EngineHandler> Session<H> {
     /// Queues frames that must stay together (a packet and its attachments).
     ///
     /// Never blocks. A volatile packet is dropped when the client still has
-    /// unsent data; a client past its budget is disconnected.
+    /// unsent data; a client past its budget (`max_client_buffer_bytes`,
+    /// `max_buffered_packets`) is disconnected.
     pub fn push(self: &Arc<Self>, frames: &[Frame], volatile: bool) -> Push {
+        let config = &self.engine.config;
         let waker = {
             let mut state = self.state.lock();
             if state.closed.is_some() {
@@ -153,11 +168,18 @@ impl<H: EngineHandler> Session<H> {
             if volatile && !state.writable() {
                 return Push::DroppedVolatile;
             }
-            if state.frames.len() + frames.len() > self.engine.config.max_buffered_packets {
+            let cost = cost(frames);
+            let held = state.queued_bytes + state.writing_bytes;
+            // One packet always fits an empty queue, whatever its size.
+            let over_bytes = held > 0 && held + cost > config.max_client_buffer_bytes;
+            if over_bytes || state.frames.len() + frames.len() > config.max_buffered_packets {
+                let queued = state.frames.len();
                 drop(state);
-                tracing::warn!(
+                crate::refused!(
+                    crate::limits::Refused::ClientBuffer,
                     sid = %self.sid,
-                    queued = self.engine.config.max_buffered_packets,
+                    queued,
+                    bytes = held,
                     "client is too slow: outgoing buffer full, disconnecting"
                 );
                 // Closing runs disconnect handlers, which may take locks the
@@ -167,6 +189,7 @@ impl<H: EngineHandler> Session<H> {
                 return Push::Overflow;
             }
             state.frames.extend(frames.iter().cloned());
+            state.queued_bytes += cost;
             state.consumer_waker()
         };
         if let Some(w) = waker {
@@ -187,6 +210,7 @@ impl<H: EngineHandler> Session<H> {
             state.closed = Some(reason);
             if !reason.flushes() {
                 state.frames.clear();
+                state.queued_bytes = 0;
             }
             // A polling client that is not polling right now collects the
             // flushed packets and the close packet with its next GET.
@@ -321,6 +345,7 @@ impl<H: EngineHandler> Session<H> {
                 CloseReason::TransportClose => PollAnswer::Noop,
                 _ => {
                     let mut frames: Vec<Frame> = state.frames.drain(..).collect();
+                    state.queued_bytes = 0;
                     frames.push(CLOSE);
                     PollAnswer::Frames(frames)
                 }
@@ -330,6 +355,7 @@ impl<H: EngineHandler> Session<H> {
             return Poll::Ready(PollAnswer::Noop);
         }
         if !state.frames.is_empty() {
+            state.queued_bytes = 0;
             return Poll::Ready(PollAnswer::Frames(state.frames.drain(..).collect()));
         }
         if state.upgrade == Upgrade::Probed {
@@ -397,17 +423,23 @@ impl<H: EngineHandler> Session<H> {
         }
     }
 
-    /// Moves queued frames into `batch` for the WebSocket writer, which has
-    /// written everything it took before.
+    /// Moves queued frames into `batch` for the WebSocket writer. `written`:
+    /// the writer wrote everything it took before (otherwise it still holds
+    /// it, coalescing, and what it takes now adds to it).
     pub(crate) fn poll_ws(
         &self,
         cx: &mut Context<'_>,
         batch: &mut VecDeque<Frame>,
+        written: bool,
     ) -> Poll<WsNext> {
         let mut state = self.state.lock();
-        state.ws_writing = false;
+        if written {
+            state.ws_writing = false;
+            state.writing_bytes = 0;
+        }
         if !state.frames.is_empty() {
             std::mem::swap(&mut state.frames, batch);
+            state.writing_bytes += std::mem::take(&mut state.queued_bytes);
             state.ws_writing = true;
             return Poll::Ready(WsNext::Frames);
         }
@@ -438,6 +470,12 @@ impl<H: EngineHandler> Session<H> {
     /// The closing reason, if the session is closed.
     pub(crate) fn closed_reason(&self) -> Option<CloseReason> {
         self.state.lock().closed
+    }
+
+    /// Bytes queued for the client or being written to it.
+    pub fn buffered_bytes(&self) -> usize {
+        let state = self.state.lock();
+        state.queued_bytes + state.writing_bytes
     }
 }
 

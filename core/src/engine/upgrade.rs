@@ -5,6 +5,7 @@ use super::request::Responder;
 use super::session::{Session, TransportKind};
 use super::ws::{self, Mode};
 use super::{Engine, EngineHandler, RequestInfo, ResponseBody};
+use crate::listen::ConnectionSlot;
 use bytes::Bytes;
 use http::{Request, Response, StatusCode, header};
 use http_body_util::Full;
@@ -24,6 +25,8 @@ pub(super) fn handshake<H: EngineHandler, B>(
         Err(why) => return responder.upgrade_refused(why),
     };
     let on_upgrade = hyper::upgrade::on(&mut req);
+    // The connection stays counted while the WebSocket lives.
+    let slot = req.extensions_mut().remove::<ConnectionSlot>();
     let (parts, _) = req.into_parts();
     let info = RequestInfo::from_parts(&parts, query);
     let sid = engine.new_sid();
@@ -34,6 +37,7 @@ pub(super) fn handshake<H: EngineHandler, B>(
         .map(|c| c.header_value(&sid));
     let engine = engine.clone();
     tokio::spawn(async move {
+        let _slot = slot;
         match on_upgrade.await {
             Ok(upgraded) => {
                 let session = engine.open(sid, info, TransportKind::WebSocket);
@@ -58,9 +62,11 @@ pub(super) fn probe<H: EngineHandler, B>(
         Err(why) => return responder.upgrade_refused(why),
     };
     let on_upgrade = hyper::upgrade::on(&mut req);
+    let slot = req.extensions_mut().remove::<ConnectionSlot>();
     let can_upgrade = engine.config().allow_upgrades && session.begin_upgrade();
     let timeout = engine.config().upgrade_timeout;
     tokio::spawn(async move {
+        let _slot = slot;
         let upgraded = match on_upgrade.await {
             Ok(upgraded) => upgraded,
             Err(e) => {

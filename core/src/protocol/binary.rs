@@ -1,7 +1,7 @@
 //! Reassembly of a binary packet from its header and attachment frames.
 
 use super::json::build;
-use super::{Packet, ParseError};
+use super::{DecodeLimits, Packet, ParseError};
 use crate::value::json;
 use bytes::Bytes;
 use smol_str::SmolStr;
@@ -15,18 +15,38 @@ pub struct PendingBinary {
     payload: String,
     expected: usize,
     attachments: Vec<Bytes>,
+    limits: DecodeLimits,
 }
 
 impl PendingBinary {
-    pub(super) fn event(ns: SmolStr, id: Option<u64>, payload: &str, expected: usize) -> Self {
-        Self::new(ns, 5, id, payload, expected)
+    pub(super) fn event(
+        ns: SmolStr,
+        id: Option<u64>,
+        payload: &str,
+        expected: usize,
+        limits: DecodeLimits,
+    ) -> Self {
+        Self::new(ns, 5, id, payload, expected, limits)
     }
 
-    pub(super) fn ack(ns: SmolStr, id: u64, payload: &str, expected: usize) -> Self {
-        Self::new(ns, 6, Some(id), payload, expected)
+    pub(super) fn ack(
+        ns: SmolStr,
+        id: u64,
+        payload: &str,
+        expected: usize,
+        limits: DecodeLimits,
+    ) -> Self {
+        Self::new(ns, 6, Some(id), payload, expected, limits)
     }
 
-    fn new(ns: SmolStr, type_code: u8, id: Option<u64>, payload: &str, expected: usize) -> Self {
+    fn new(
+        ns: SmolStr,
+        type_code: u8,
+        id: Option<u64>,
+        payload: &str,
+        expected: usize,
+        limits: DecodeLimits,
+    ) -> Self {
         PendingBinary {
             ns,
             type_code,
@@ -34,6 +54,7 @@ impl PendingBinary {
             payload: payload.to_owned(),
             expected,
             attachments: Vec::with_capacity(expected),
+            limits,
         }
     }
 
@@ -55,8 +76,11 @@ impl PendingBinary {
         if self.payload.is_empty() {
             return Err(ParseError::InvalidPayload(self.type_code));
         }
-        let data = json::decode(&self.payload, Some(&self.attachments))
-            .map_err(|e| ParseError::InvalidJson(e.to_string()))?;
+        let data = json::decode(
+            &self.payload,
+            Some(&self.attachments),
+            self.limits.max_elements,
+        )?;
         build(
             std::mem::take(&mut self.ns),
             self.type_code,

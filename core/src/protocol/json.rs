@@ -2,7 +2,10 @@
 //! `<type>[<attachments>-][<namespace>,][<ack id>][<JSON payload>]`.
 
 use super::binary::PendingBinary;
-use super::{Decoded, EncodeError, Encoded, Packet, PacketKind, ParseError, split_event};
+use super::{
+    DecodeLimits, Decoded, EncodeError, Encoded, MAX_NAMESPACE_BYTES, Packet, PacketKind,
+    ParseError, split_event,
+};
 use crate::engine::Frame;
 use crate::value::{Value, json};
 use bytes::{BufMut, Bytes};
@@ -68,7 +71,11 @@ pub(super) fn encode(packet: &Packet) -> Result<Encoded, EncodeError> {
 }
 
 /// Decodes a text packet; a binary packet waits for its attachments.
-pub(super) fn decode(text: &str, max_attachments: usize) -> Result<Decoded, ParseError> {
+pub(super) fn decode(
+    text: &str,
+    max_attachments: usize,
+    limits: DecodeLimits,
+) -> Result<Decoded, ParseError> {
     let bytes = text.as_bytes();
     let first = *bytes.first().ok_or(ParseError::Empty)?;
     let type_code = match first {
@@ -97,6 +104,9 @@ pub(super) fn decode(text: &str, max_attachments: usize) -> Result<Decoded, Pars
             .iter()
             .position(|&b| b == b',')
             .map_or(bytes.len(), |p| i + p);
+        if end - i > MAX_NAMESPACE_BYTES {
+            return Err(ParseError::NamespaceTooLong);
+        }
         let ns = SmolStr::new(&text[i..end]);
         i = (end + 1).min(bytes.len());
         ns
@@ -123,6 +133,7 @@ pub(super) fn decode(text: &str, max_attachments: usize) -> Result<Decoded, Pars
                 id,
                 payload,
                 attachments,
+                limits,
             ))),
             _ => {
                 let id = id.ok_or(ParseError::InvalidAckId)?;
@@ -131,6 +142,7 @@ pub(super) fn decode(text: &str, max_attachments: usize) -> Result<Decoded, Pars
                     id,
                     payload,
                     attachments,
+                    limits,
                 )))
             }
         };
@@ -138,7 +150,7 @@ pub(super) fn decode(text: &str, max_attachments: usize) -> Result<Decoded, Pars
     let data = if payload.is_empty() {
         None
     } else {
-        Some(json::decode(payload, None).map_err(|e| ParseError::InvalidJson(e.to_string()))?)
+        Some(json::decode(payload, None, limits.max_elements).map_err(ParseError::from)?)
     };
     build(ns, type_code, id, data).map(Decoded::Packet)
 }
@@ -171,6 +183,15 @@ pub(super) fn build(
         _ => return Err(invalid()),
     };
     Ok(Packet { ns, kind })
+}
+
+impl From<json::JsonError> for ParseError {
+    fn from(e: json::JsonError) -> Self {
+        match e {
+            json::JsonError::TooManyElements(n) => ParseError::TooManyElements(n),
+            json::JsonError::Syntax(e) => ParseError::InvalidJson(e.to_string()),
+        }
+    }
 }
 
 fn count_digits(bytes: &[u8]) -> usize {

@@ -30,6 +30,26 @@ pub const RESERVED_EVENTS: [&str; 6] = [
 /// Most binary attachments one packet may announce (Node's default).
 pub const MAX_ATTACHMENTS: usize = 10;
 
+/// Longest namespace name a packet may carry, in bytes.
+pub const MAX_NAMESPACE_BYTES: usize = 256;
+
+/// Bounds on what decoding one packet may build.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DecodeLimits {
+    /// Most values (each array, object, string, number… counts one) the
+    /// packet's payload may hold. A packet over it is refused as malformed
+    /// before more memory is spent on it. Default 100,000.
+    pub max_elements: usize,
+}
+
+impl Default for DecodeLimits {
+    fn default() -> Self {
+        DecodeLimits {
+            max_elements: 100_000,
+        }
+    }
+}
+
 /// One Socket.IO packet.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Packet {
@@ -127,6 +147,12 @@ pub enum ParseError {
     /// The MessagePack document is malformed.
     #[error("invalid msgpack packet: {0}")]
     InvalidMsgpack(String),
+    /// The payload holds more values than the limit.
+    #[error("payload with more than {0} values")]
+    TooManyElements(usize),
+    /// The namespace name is longer than [`MAX_NAMESPACE_BYTES`].
+    #[error("namespace name longer than {MAX_NAMESPACE_BYTES} bytes")]
+    NamespaceTooLong,
 }
 
 /// The wire format of a server; every client of the server must use the same.
@@ -183,18 +209,18 @@ impl Parser {
     }
 
     /// Decodes a text engine message.
-    pub fn decode_text(self, text: &str) -> Result<Decoded, ParseError> {
+    pub fn decode_text(self, text: &str, limits: DecodeLimits) -> Result<Decoded, ParseError> {
         match self {
-            Parser::Json => json::decode(text, MAX_ATTACHMENTS),
+            Parser::Json => json::decode(text, MAX_ATTACHMENTS, limits),
             Parser::MsgPack => Err(ParseError::InvalidMsgpack("text frame".into())),
         }
     }
 
     /// Decodes a binary engine message that is not an attachment.
-    pub fn decode_binary(self, data: Bytes) -> Result<Packet, ParseError> {
+    pub fn decode_binary(self, data: Bytes, limits: DecodeLimits) -> Result<Packet, ParseError> {
         match self {
             Parser::Json => Err(ParseError::UnexpectedBinary),
-            Parser::MsgPack => msgpack::decode(&data),
+            Parser::MsgPack => msgpack::decode(&data, limits),
         }
     }
 }

@@ -2,7 +2,7 @@
 //! in one binary frame, as `socket.io-msgpack-parser` writes it.
 
 use super::json::build;
-use super::{Packet, PacketKind, ParseError};
+use super::{DecodeLimits, MAX_NAMESPACE_BYTES, Packet, PacketKind, ParseError};
 use crate::engine::Frame;
 use crate::value::{Value, msgpack};
 use bytes::Bytes;
@@ -53,9 +53,16 @@ enum DataRef<'a> {
 }
 
 /// Decodes one binary frame, with the checks of `socket.io-msgpack-parser`.
-pub(super) fn decode(data: &Bytes) -> Result<Packet, ParseError> {
+pub(super) fn decode(data: &Bytes, limits: DecodeLimits) -> Result<Packet, ParseError> {
     let invalid = |what: &str| ParseError::InvalidMsgpack(what.to_owned());
-    let value = msgpack::decode(data).map_err(|e| ParseError::InvalidMsgpack(e.to_string()))?;
+    // The map, its keys and the scalars of the envelope count too.
+    let value =
+        msgpack::decode(data, limits.max_elements.saturating_add(8)).map_err(|e| match e {
+            msgpack::DecodeError::TooManyElements(_) => {
+                ParseError::TooManyElements(limits.max_elements)
+            }
+            e => ParseError::InvalidMsgpack(e.to_string()),
+        })?;
     let Some(Value::Object(mut map)) = value else {
         return Err(invalid("not a map"));
     };
@@ -65,6 +72,9 @@ pub(super) fn decode(data: &Bytes) -> Result<Packet, ParseError> {
         .filter(|&t| t <= 4)
         .ok_or_else(|| invalid("invalid packet type"))? as u8;
     let ns = match map.get("nsp") {
+        Some(Value::String(ns)) if ns.len() > MAX_NAMESPACE_BYTES => {
+            return Err(ParseError::NamespaceTooLong);
+        }
         Some(Value::String(ns)) => SmolStr::new(ns),
         _ => return Err(invalid("invalid namespace")),
     };

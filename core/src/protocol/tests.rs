@@ -12,7 +12,10 @@ fn text(frame: &Frame) -> &str {
 }
 
 fn decode_packet(s: &str) -> Packet {
-    match Parser::Json.decode_text(s).unwrap() {
+    match Parser::Json
+        .decode_text(s, DecodeLimits::default())
+        .unwrap()
+    {
         Decoded::Packet(p) => p,
         Decoded::NeedsAttachments(_) => panic!("binary header"),
     }
@@ -72,7 +75,10 @@ fn decodes_events_and_acks() {
 #[test]
 fn reassembles_binary_events_and_acks() {
     let header = r#"52-["message",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#;
-    let Decoded::NeedsAttachments(mut pending) = Parser::Json.decode_text(header).unwrap() else {
+    let Decoded::NeedsAttachments(mut pending) = Parser::Json
+        .decode_text(header, DecodeLimits::default())
+        .unwrap()
+    else {
         panic!("expected a binary header")
     };
     assert_eq!(pending.missing(), 2);
@@ -94,7 +100,10 @@ fn reassembles_binary_events_and_acks() {
     );
 
     let Decoded::NeedsAttachments(mut pending) = Parser::Json
-        .decode_text(r#"61-/custom,789[{"_placeholder":true,"num":0}]"#)
+        .decode_text(
+            r#"61-/custom,789[{"_placeholder":true,"num":0}]"#,
+            DecodeLimits::default(),
+        )
         .unwrap()
     else {
         panic!()
@@ -200,7 +209,9 @@ fn refuses_every_malformed_text_packet() {
     ];
     for (input, expected) in cases {
         assert_eq!(
-            Parser::Json.decode_text(input).unwrap_err(),
+            Parser::Json
+                .decode_text(input, DecodeLimits::default())
+                .unwrap_err(),
             expected,
             "input {input:?}"
         );
@@ -215,7 +226,7 @@ fn refuses_every_malformed_text_packet() {
     ] {
         assert!(
             matches!(
-                Parser::Json.decode_text(input),
+                Parser::Json.decode_text(input, DecodeLimits::default()),
                 Err(ParseError::InvalidJson(_))
             ),
             "input {input:?}"
@@ -232,7 +243,9 @@ fn refuses_bad_placeholders_once_attachments_arrive() {
         r#"51-{}"#,
         "51-",
     ] {
-        let Decoded::NeedsAttachments(mut pending) = Parser::Json.decode_text(header).unwrap()
+        let Decoded::NeedsAttachments(mut pending) = Parser::Json
+            .decode_text(header, DecodeLimits::default())
+            .unwrap()
         else {
             panic!("{header}")
         };
@@ -240,7 +253,7 @@ fn refuses_bad_placeholders_once_attachments_arrive() {
     }
     assert_eq!(
         Parser::Json
-            .decode_binary(Bytes::from_static(b"x"))
+            .decode_binary(Bytes::from_static(b"x"), DecodeLimits::default())
             .unwrap_err(),
         ParseError::UnexpectedBinary
     );
@@ -285,7 +298,12 @@ fn msgpack_round_trips_every_packet_type() {
         let Encoded::One(Frame::Binary(bytes)) = Parser::MsgPack.encode(&packet).unwrap() else {
             panic!("msgpack encodes one binary frame")
         };
-        assert_eq!(Parser::MsgPack.decode_binary(bytes).unwrap(), packet);
+        assert_eq!(
+            Parser::MsgPack
+                .decode_binary(bytes, DecodeLimits::default())
+                .unwrap(),
+            packet
+        );
     }
 }
 
@@ -305,14 +323,20 @@ fn msgpack_refuses_malformed_packets() {
         let mut out = Vec::new();
         write_value(&mut out, &case);
         assert!(
-            Parser::MsgPack.decode_binary(Bytes::from(out)).is_err(),
+            Parser::MsgPack
+                .decode_binary(Bytes::from(out), DecodeLimits::default())
+                .is_err(),
             "{case:?}"
         );
     }
     assert!(
         Parser::MsgPack
-            .decode_binary(Bytes::from_static(&[0x81, 0xa4]))
+            .decode_binary(Bytes::from_static(&[0x81, 0xa4]), DecodeLimits::default())
             .is_err()
     );
-    assert!(Parser::MsgPack.decode_text("2[]").is_err());
+    assert!(
+        Parser::MsgPack
+            .decode_text("2[]", DecodeLimits::default())
+            .is_err()
+    );
 }

@@ -10,11 +10,23 @@ pub(crate) use emit::check_event;
 pub use emit::{EmitError, SocketEmitter};
 pub use reason::DisconnectReason;
 
+/// Why [`Socket::join`] refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum JoinError {
+    /// The socket would be in more rooms than allowed.
+    #[error("a socket may be in at most {0} rooms")]
+    TooManyRooms(usize),
+    /// A room name is longer than allowed.
+    #[error("room names are at most {0} bytes")]
+    NameTooLong(usize),
+}
+
 use crate::adapter::{Room, SocketInfo};
 use crate::client::ClientSession;
 use crate::engine::{Push, RequestInfo, TransportKind};
 use crate::handler::{self, DisconnectHandler, EventHandler};
 use crate::handshake::Handshake;
+use crate::limits::{Rate, Refused, TokenBucket};
 use crate::namespace::Namespace;
 use crate::operator::{BroadcastOperator, IntoRooms};
 use crate::protocol::{Encoded, Packet, PacketKind};
@@ -51,6 +63,8 @@ pub(crate) struct SocketInner {
     /// The user this socket is a session of (presence).
     user: Mutex<Option<SmolStr>>,
     extensions: Mutex<http::Extensions>,
+    /// The incoming event rate, when limited.
+    event_rate: Option<(Rate, Mutex<TokenBucket>)>,
 }
 
 #[derive(Default)]
@@ -90,7 +104,8 @@ impl Socket {
             state.data,
             true,
         );
-        socket.join(state.rooms);
+        // Over the limits only if they were lowered since: join what fits.
+        let _ = socket.join(state.rooms);
         socket
     }
 
@@ -103,6 +118,10 @@ impl Socket {
         data: Value,
         recovered: bool,
     ) -> Socket {
+        let event_rate = ns
+            .limits()
+            .event_rate
+            .map(|rate| (rate, Mutex::new(TokenBucket::new(rate))));
         Socket(Arc::new(SocketInner {
             id,
             pid,
@@ -116,6 +135,7 @@ impl Socket {
             data: Mutex::new(data),
             user: Mutex::new(None),
             extensions: Mutex::new(http::Extensions::new()),
+            event_rate,
         }))
     }
 
@@ -247,11 +267,35 @@ impl Socket {
 
     /// Joins rooms. A middleware may join rooms before the socket connects
     /// (they are left again if the connection is refused).
-    pub fn join(&self, rooms: impl IntoRooms) {
-        // A closed socket joins nothing (a handler may outlive it).
-        if self.0.state.load(Ordering::Acquire) != CLOSED {
-            self.0.ns.adapter().add_all(&self.0.id, &rooms.into_rooms());
+    ///
+    /// Refused, with nothing joined, when a room name is longer than
+    /// `max_room_name_bytes` or the socket would be in more than
+    /// `max_rooms_per_socket` rooms ([`ClientLimits`](crate::limits::ClientLimits)).
+    /// A closed socket joins nothing (a handler may outlive it).
+    pub fn join(&self, rooms: impl IntoRooms) -> Result<(), JoinError> {
+        if self.0.state.load(Ordering::Acquire) == CLOSED {
+            return Ok(());
         }
+        let rooms = rooms.into_rooms();
+        let limits = self.0.ns.limits();
+        if let Some(long) = rooms.iter().find(|r| r.len() > limits.max_room_name_bytes) {
+            crate::refused!(Refused::RoomName, sid = %self.0.id, ns = %self.0.ns.name(), bytes = long.len(), "room name too long: join refused");
+            return Err(JoinError::NameTooLong(limits.max_room_name_bytes));
+        }
+        let adapter = self.0.ns.adapter();
+        let current = adapter.socket_rooms(&self.0.id);
+        let mut added = 0;
+        for (i, room) in rooms.iter().enumerate() {
+            if !current.contains(room) && !rooms[..i].contains(room) {
+                added += 1;
+            }
+        }
+        if current.len() + added > limits.max_rooms_per_socket {
+            crate::refused!(Refused::Rooms, sid = %self.0.id, ns = %self.0.ns.name(), rooms = current.len(), max = limits.max_rooms_per_socket, "too many rooms: join refused");
+            return Err(JoinError::TooManyRooms(limits.max_rooms_per_socket));
+        }
+        adapter.add_all(&self.0.id, &rooms);
+        Ok(())
     }
 
     /// Leaves a room.
@@ -447,6 +491,13 @@ impl Socket {
 
     fn dispatch(&self, name: String, args: Vec<Value>, ack: Option<u64>) {
         if !self.connected() {
+            return;
+        }
+        if let Some((rate, bucket)) = &self.0.event_rate
+            && !bucket.lock().take(*rate)
+        {
+            crate::refused!(Refused::EventRate, sid = %self.0.id, ns = %self.0.ns.name(), "events too fast: socket disconnected");
+            self.disconnect(false);
             return;
         }
         let (any, own) = {

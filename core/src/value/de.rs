@@ -4,6 +4,7 @@ use super::number::N;
 use super::{Map, Number, Value, ValueError};
 use bytes::Bytes;
 use serde::de::{self, DeserializeSeed, IntoDeserializer, Visitor};
+use std::cell::Cell;
 use std::fmt;
 
 /// Converts a [`Value`] into any deserializable type.
@@ -19,21 +20,36 @@ impl de::Error for ValueError {
 
 impl<'de> de::Deserialize<'de> for Value {
     fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
-        ValueSeed { attachments: None }.deserialize(d)
+        ValueSeed {
+            attachments: None,
+            budget: None,
+        }
+        .deserialize(d)
     }
 }
 
 /// Builds a `Value` from any serde format. With `attachments`, objects of the
 /// form `{"_placeholder":true,"num":N}` are replaced by the N-th attachment,
-/// as Socket.IO's binary packets require.
+/// as Socket.IO's binary packets require. With a `budget`, each value built
+/// takes one from it, and decoding fails once it is spent.
 #[derive(Clone, Copy)]
 pub(crate) struct ValueSeed<'a> {
     pub attachments: Option<&'a [Bytes]>,
+    pub budget: Option<&'a Cell<usize>>,
 }
+
+/// The message of the error a spent budget raises.
+pub(crate) const TOO_MANY_ELEMENTS: &str = "too many elements";
 
 impl<'de> DeserializeSeed<'de> for ValueSeed<'_> {
     type Value = Value;
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        if let Some(budget) = self.budget {
+            match budget.get().checked_sub(1) {
+                Some(left) => budget.set(left),
+                None => return Err(de::Error::custom(TOO_MANY_ELEMENTS)),
+            }
+        }
         d.deserialize_any(self)
     }
 }

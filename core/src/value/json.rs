@@ -3,22 +3,47 @@
 //! Encoding replaces each `Binary` node by `{"_placeholder":true,"num":N}` and
 //! collects the blobs in order; decoding puts the attachments back.
 
-use super::de::ValueSeed;
+use super::de::{TOO_MANY_ELEMENTS, ValueSeed};
 use super::number::N;
 use super::{Number, Value};
 use bytes::Bytes;
 use serde::de::DeserializeSeed;
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
-/// Parses one JSON document. With `attachments`, placeholders are resolved
-/// and a placeholder pointing outside the list is an error.
+/// Why a JSON document was not decoded.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum JsonError {
+    /// The text is not JSON (or a placeholder is illegal).
+    #[error("{0}")]
+    Syntax(#[from] serde_json::Error),
+    /// The document holds more values than the budget allows.
+    #[error("more than {0} values")]
+    TooManyElements(usize),
+}
+
+/// Parses one JSON document into at most `max_elements` values. With
+/// `attachments`, placeholders are resolved and a placeholder pointing
+/// outside the list is an error.
 pub(crate) fn decode(
     text: &str,
     attachments: Option<&[Bytes]>,
-) -> Result<Value, serde_json::Error> {
+    max_elements: usize,
+) -> Result<Value, JsonError> {
+    let budget = Cell::new(max_elements);
     let mut de = serde_json::Deserializer::from_str(text);
-    let value = ValueSeed { attachments }.deserialize(&mut de)?;
+    let seed = ValueSeed {
+        attachments,
+        budget: Some(&budget),
+    };
+    let spent = |e: serde_json::Error| {
+        if budget.get() == 0 && e.to_string().starts_with(TOO_MANY_ELEMENTS) {
+            JsonError::TooManyElements(max_elements)
+        } else {
+            JsonError::Syntax(e)
+        }
+    };
+    let value = seed.deserialize(&mut de).map_err(spent)?;
     de.end()?;
     Ok(value)
 }
@@ -159,7 +184,7 @@ mod tests {
             r#"["message",{"_placeholder":true,"num":0},{"nested":[{"_placeholder":true,"num":1}]}]"#
         );
         assert_eq!(attachments.len(), 2);
-        let back = decode(&text, Some(&attachments)).unwrap();
+        let back = decode(&text, Some(&attachments), 100).unwrap();
         let Value::Array(back) = back else {
             panic!("not an array")
         };
@@ -175,10 +200,10 @@ mod tests {
             r#"[{"_placeholder":true,"num":"0"}]"#,
             r#"[{"_placeholder":true}]"#,
         ] {
-            assert!(decode(text, Some(&one)).is_err(), "{text}");
+            assert!(decode(text, Some(&one), 100).is_err(), "{text}");
         }
         // Without attachments (a plain EVENT), a placeholder-like object is data.
-        let v = decode(r#"{"_placeholder":true,"num":0}"#, None).unwrap();
+        let v = decode(r#"{"_placeholder":true,"num":0}"#, None, 100).unwrap();
         assert_eq!(v.get("num").and_then(Value::as_u64), Some(0));
     }
 
@@ -200,15 +225,32 @@ mod tests {
 
     #[test]
     fn rejects_trailing_garbage_and_deep_nesting() {
-        assert!(decode("[1] x", None).is_err());
-        assert!(decode(&"[".repeat(10_000), None).is_err());
+        assert!(decode("[1] x", None, 100).is_err());
+        assert!(decode(&"[".repeat(10_000), None, 100_000).is_err());
         // Rust strings cannot hold an unpaired surrogate: such a packet is malformed.
-        assert!(decode("\"\\ud800\"", None).is_err());
+        assert!(decode("\"\\ud800\"", None, 100).is_err());
+    }
+
+    #[test]
+    fn stops_at_the_element_budget() {
+        // The array and its three numbers are four values.
+        assert!(decode("[1,2,3]", None, 4).is_ok());
+        assert!(matches!(
+            decode("[1,2,3]", None, 3),
+            Err(JsonError::TooManyElements(3))
+        ));
+        let dense = format!("[{}0]", "0,".repeat(99_999));
+        assert!(matches!(
+            decode(&dense, None, 50_000),
+            Err(JsonError::TooManyElements(50_000))
+        ));
+        // A syntax error after the budget is still a syntax error.
+        assert!(matches!(decode("[1,", None, 10), Err(JsonError::Syntax(_))));
     }
 
     #[test]
     fn keeps_object_key_order() {
-        let v = decode(r#"{"b":1,"a":2}"#, None).unwrap();
+        let v = decode(r#"{"b":1,"a":2}"#, None, 100).unwrap();
         let (text, _) = encode(None, &[v]);
         assert_eq!(text, r#"[{"b":1,"a":2}]"#);
     }

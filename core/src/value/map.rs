@@ -119,9 +119,12 @@ mod tests {
 
     #[test]
     fn behaves_as_an_ordered_map() {
-        let mut m: Map = [("b".to_owned(), Value::from(1)), ("a".to_owned(), Value::from(2))]
-            .into_iter()
-            .collect();
+        let mut m: Map = [
+            ("b".to_owned(), Value::from(1)),
+            ("a".to_owned(), Value::from(2)),
+        ]
+        .into_iter()
+        .collect();
         m.insert("c".into(), Value::Null);
         assert_eq!(m.keys().collect::<Vec<_>>(), ["b", "a", "c"]);
         assert_eq!(m.swap_remove("b"), Some(Value::from(1)));

@@ -30,10 +30,25 @@ pub fn to_msgpack(value: &Value) -> Vec<u8> {
     out
 }
 
+/// Most values a document decoded without an explicit budget may hold
+/// (what [`from_msgpack`] allows).
+pub const DEFAULT_MAX_ELEMENTS: usize = 1_000_000;
+
 /// Decodes one MessagePack document spanning all of `bytes` (`None` for
-/// notepack's `undefined`). Binary nodes share `bytes` without copying.
+/// notepack's `undefined`), of at most [`DEFAULT_MAX_ELEMENTS`] values.
+/// Binary nodes share `bytes` without copying.
 pub fn from_msgpack(bytes: &Bytes) -> Result<Option<Value>, MsgpackError> {
-    msgpack::decode(bytes)
+    msgpack::decode(bytes, DEFAULT_MAX_ELEMENTS)
+}
+
+/// Decodes one MessagePack document of at most `max_elements` values
+/// (arrays, maps and scalars each count one). Length fields never reserve
+/// more than the input left can hold.
+pub fn from_msgpack_limited(
+    bytes: &Bytes,
+    max_elements: usize,
+) -> Result<Option<Value>, MsgpackError> {
+    msgpack::decode(bytes, max_elements)
 }
 
 /// A Socket.IO argument: JSON plus binary.
@@ -151,6 +166,43 @@ impl Value {
             Value::Array(a) => a.iter().any(Value::has_binary),
             Value::Object(o) => o.values().any(Value::has_binary),
             _ => false,
+        }
+    }
+
+    /// About how many bytes this value keeps in memory: itself, and what it
+    /// owns on the heap (for budgets, so an estimate on the high side).
+    pub fn held_bytes(&self) -> usize {
+        const VALUE: usize = std::mem::size_of::<Value>();
+        // An index map entry: hash, key, value; plus its index slot.
+        const ENTRY: usize = 8 + std::mem::size_of::<String>() + VALUE + 8;
+        VALUE
+            + match self {
+                Value::String(s) => s.capacity(),
+                Value::Binary(b) => b.len(),
+                Value::Array(items) => {
+                    (items.capacity() - items.len()) * VALUE
+                        + items.iter().map(Value::held_bytes).sum::<usize>()
+                }
+                Value::Object(map) => {
+                    64 + map.capacity() * ENTRY
+                        + map
+                            .iter()
+                            .map(|(k, v)| k.capacity() + v.held_bytes() - VALUE)
+                            .sum::<usize>()
+                }
+                _ => 0,
+            }
+    }
+
+    /// Gives every binary blob its own buffer. A blob decoded from a
+    /// MessagePack frame shares the whole frame; a value kept for long (an
+    /// auth payload) should not keep the frame alive.
+    pub fn own_binaries(&mut self) {
+        match self {
+            Value::Binary(b) => *b = Bytes::copy_from_slice(b),
+            Value::Array(items) => items.iter_mut().for_each(Value::own_binaries),
+            Value::Object(map) => map.values_mut().for_each(Value::own_binaries),
+            _ => {}
         }
     }
 
@@ -287,6 +339,22 @@ mod tests {
         let v = object! { "a" => Value::Array(vec![Value::Null, object! { "b" => Bytes::from_static(b"x") }]) };
         assert!(v.has_binary());
         assert!(!object! { "a" => 1 }.has_binary());
+    }
+
+    #[test]
+    fn held_bytes_grow_with_what_a_value_owns() {
+        let small = Value::from(1);
+        assert_eq!(small.held_bytes(), std::mem::size_of::<Value>());
+        let text = Value::from("x".repeat(1000));
+        assert!(text.held_bytes() >= 1000);
+        let array = Value::Array(vec![Value::from(0); 1000]);
+        assert!(array.held_bytes() >= 1000 * std::mem::size_of::<Value>());
+        let object = object! { "token" => "x".repeat(500), "n" => 1 };
+        assert!(
+            object.held_bytes() > 500 && object.held_bytes() < 2000,
+            "{}",
+            object.held_bytes()
+        );
     }
 
     #[test]

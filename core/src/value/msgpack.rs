@@ -34,6 +34,9 @@ pub enum DecodeError {
     /// Bytes remain after the document.
     #[error("{0} trailing bytes after the msgpack document")]
     Trailing(usize),
+    /// The document holds more values than the budget allows.
+    #[error("msgpack document with more than {0} values")]
+    TooManyElements(usize),
 }
 
 // ---- encoding -------------------------------------------------------------
@@ -145,10 +148,15 @@ fn write_int(out: &mut Vec<u8>, n: i64) {
 
 // ---- decoding -------------------------------------------------------------
 
-/// Reads one document that must span all of `input`. `None` is notepack's
-/// `undefined`.
-pub(crate) fn decode(input: &Bytes) -> Result<Option<Value>, DecodeError> {
-    let mut reader = Reader { buf: input.clone() };
+/// Reads one document that must span all of `input`, made of at most
+/// `max_elements` values. `None` is notepack's `undefined`.
+pub(crate) fn decode(input: &Bytes, max_elements: usize) -> Result<Option<Value>, DecodeError> {
+    let mut reader = Reader {
+        buf: input.clone(),
+        max_elements,
+        elements: max_elements,
+        claimed: 0,
+    };
     let value = reader.value(0)?;
     match reader.buf.remaining() {
         0 => Ok(value),
@@ -158,9 +166,33 @@ pub(crate) fn decode(input: &Bytes) -> Result<Option<Value>, DecodeError> {
 
 struct Reader {
     buf: Bytes,
+    max_elements: usize,
+    /// Values still allowed.
+    elements: usize,
+    /// Elements announced by the arrays and maps being read and not started
+    /// yet. Each takes at least a byte, so together they never exceed the
+    /// input left: a length field can reserve no more than the input holds,
+    /// summed over every level of nesting.
+    claimed: usize,
 }
 
 impl Reader {
+    /// Accounts for a container announcing `n` elements; returns the
+    /// capacity worth reserving for them.
+    fn claim(&mut self, n: usize) -> Result<usize, DecodeError> {
+        let claimed = self.claimed.saturating_add(n);
+        if claimed > self.buf.remaining() {
+            return Err(DecodeError::Truncated);
+        }
+        self.claimed = claimed;
+        Ok(n.min(self.elements))
+    }
+
+    /// An announced element starts.
+    fn start_element(&mut self) {
+        self.claimed = self.claimed.saturating_sub(1);
+    }
+
     fn need(&self, n: usize) -> Result<(), DecodeError> {
         if self.buf.remaining() < n {
             Err(DecodeError::Truncated)
@@ -193,6 +225,10 @@ impl Reader {
         if depth > MAX_DEPTH {
             return Err(DecodeError::TooDeep);
         }
+        self.elements = self
+            .elements
+            .checked_sub(1)
+            .ok_or(DecodeError::TooManyElements(self.max_elements))?;
         let marker = self.u8()?;
         let value = match marker {
             0x00..=0x7f => Value::from(marker),
@@ -339,25 +375,27 @@ impl Reader {
     }
 
     fn array(&mut self, len: usize, depth: usize) -> Result<Value, DecodeError> {
-        // Every element takes at least one byte: a length beyond the input lies.
-        self.need(len)?;
-        let mut items = Vec::with_capacity(len);
+        let mut items = Vec::with_capacity(self.claim(len)?);
         for _ in 0..len {
+            self.start_element();
             items.push(self.value(depth + 1)?.unwrap_or(Value::Null));
         }
         Ok(Value::Array(items))
     }
 
     fn map(&mut self, len: usize, depth: usize) -> Result<Value, DecodeError> {
-        self.need(len.saturating_mul(2))?;
-        let mut entries = Map::with_capacity(len);
+        // A key and a value per entry.
+        let capacity = self.claim(len.saturating_mul(2))? / 2;
+        let mut entries = Map::with_capacity(capacity);
         for _ in 0..len {
+            self.start_element();
             let key = match self.value(depth + 1)? {
                 Some(Value::String(s)) => s,
                 Some(Value::Number(n)) => n.to_string(),
                 _ => return Err(DecodeError::InvalidKey),
             };
             // `undefined` members do not exist in JavaScript: drop them.
+            self.start_element();
             if let Some(value) = self.value(depth + 1)? {
                 entries.insert(key, value);
             }
@@ -374,7 +412,7 @@ mod tests {
     fn round_trip(v: &Value) -> Value {
         let mut out = Vec::new();
         write_value(&mut out, v);
-        decode(&Bytes::from(out)).unwrap().unwrap()
+        decode(&Bytes::from(out), 1_000_000).unwrap().unwrap()
     }
 
     #[test]
@@ -412,15 +450,15 @@ mod tests {
         // {data: undefined} drops the key; ArrayBuffer (ext 8, type 0) is binary.
         let undefined_member =
             Bytes::from_static(&[0x81, 0xa4, b'd', b'a', b't', b'a', 0xd4, 0, 0]);
-        assert_eq!(decode(&undefined_member).unwrap(), Some(object! {}));
+        assert_eq!(decode(&undefined_member, 100).unwrap(), Some(object! {}));
         let array_buffer = Bytes::from_static(&[0xc7, 2, 0, 9, 8]);
         assert_eq!(
-            decode(&array_buffer).unwrap(),
+            decode(&array_buffer, 100).unwrap(),
             Some(Value::Binary(Bytes::from_static(&[9, 8])))
         );
         let date = Bytes::from_static(&[0xd7, 0, 0, 0, 0x01, 0x8b, 0xcf, 0xe5, 0x68, 0x00]);
         assert_eq!(
-            decode(&date).unwrap(),
+            decode(&date, 100).unwrap(),
             Some(Value::from("2023-11-14T22:13:20.000Z"))
         );
         // notepack 3 (the Redis adapter's) writes the timestamp extension;
@@ -428,19 +466,19 @@ mod tests {
         let ts64 =
             Bytes::from_static(&[0xd7, 0xff, 0x1d, 0x53, 0x53, 0x00, 0x6b, 0x06, 0xae, 0x80]);
         assert_eq!(
-            decode(&ts64).unwrap(),
+            decode(&ts64, 100).unwrap(),
             Some(Value::from("2026-11-25T09:46:40.123Z"))
         );
         let ts32 = Bytes::from_static(&[0xd6, 0xff, 0, 0, 0, 0]);
         assert_eq!(
-            decode(&ts32).unwrap(),
+            decode(&ts32, 100).unwrap(),
             Some(Value::from("1970-01-01T00:00:00.000Z"))
         );
         let ts96 = Bytes::from_static(&[
             0xc7, 0x0c, 0xff, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
         ]);
         assert_eq!(
-            decode(&ts96).unwrap(),
+            decode(&ts96, 100).unwrap(),
             Some(Value::from("1969-12-31T23:59:59.000Z"))
         );
     }
@@ -457,9 +495,45 @@ mod tests {
             &[],                                   // empty
         ];
         for case in cases {
-            assert!(decode(&Bytes::copy_from_slice(case)).is_err(), "{case:x?}");
+            assert!(
+                decode(&Bytes::copy_from_slice(case), 1000).is_err(),
+                "{case:x?}"
+            );
         }
         let deep = Bytes::from(vec![0x91u8; MAX_DEPTH + 2]);
-        assert_eq!(decode(&deep), Err(DecodeError::TooDeep));
+        assert_eq!(decode(&deep, 1000), Err(DecodeError::TooDeep));
+    }
+
+    #[test]
+    fn nested_lengths_cannot_claim_more_than_the_input() {
+        // Each level claims almost the whole input: the first level may, the
+        // second cannot claim what the first already announced.
+        let mut doc = vec![0xdd, 0, 0, 0x03, 0xe8]; // array of 1000
+        doc.extend_from_slice(&[0xdd, 0, 0, 0x03, 0xe0]); // array of 992
+        doc.resize(1010, 0);
+        assert_eq!(
+            decode(&Bytes::from(doc), 10_000),
+            Err(DecodeError::Truncated)
+        );
+        // The same shape with honest lengths decodes.
+        let mut honest = vec![0x92, 0x93, 1, 2, 3, 4];
+        assert!(decode(&Bytes::from(honest.clone()), 10).is_ok());
+        honest[1] = 0x95;
+        assert_eq!(
+            decode(&Bytes::from(honest), 10),
+            Err(DecodeError::Truncated)
+        );
+    }
+
+    #[test]
+    fn stops_at_the_element_budget() {
+        let mut doc = vec![0xdc, 0x27, 0x10]; // array of 10,000 zeros
+        doc.resize(3 + 10_000, 0);
+        let doc = Bytes::from(doc);
+        assert!(decode(&doc, 10_001).is_ok());
+        assert_eq!(
+            decode(&doc, 10_000),
+            Err(DecodeError::TooManyElements(10_000))
+        );
     }
 }

@@ -8,12 +8,20 @@
 //! With a write delay (`EngineConfig::write_delay`), the first frames queued
 //! on an empty write buffer start a hold; frames queued until it ends are
 //! appended, and all of them go out in one write.
+//!
+//! Back-pressure: while the peer does not take what was written (the write
+//! would block), nothing more is read from it, so a client that sends
+//! requests and never reads the answers cannot make the node buffer them.
+//! Answers to WebSocket pings are coalesced: one pong waits at most. A
+//! connection whose session closed but whose last bytes cannot be written
+//! is dropped after the ping timeout.
 
 use super::frame::{self, CLOSE_NORMAL, Decoder, OP_PONG, OP_TEXT, WsError, WsEvent};
 use crate::engine::packet::{Frame, Incoming, Message, PONG_PROBE, parse_text};
 use crate::engine::session::{Session, WsNext};
 use crate::engine::{CloseReason, EngineHandler};
-use bytes::{Buf, BytesMut};
+use crate::limits::Refused;
+use bytes::{Buf, Bytes, BytesMut};
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io;
@@ -70,9 +78,16 @@ pub(crate) async fn run<H, IO>(
         done: false,
         hold: None,
         holding: false,
+        pending_pong: None,
+        linger: None,
     };
     std::future::poll_fn(|cx| conn.poll(cx)).await;
     conn.finish();
+}
+
+/// How long a closed connection may take to write its last bytes.
+fn linger_time<H: EngineHandler>(session: &Session<H>) -> Duration {
+    session.engine.config.ping_timeout
 }
 
 struct Conn<H: EngineHandler, IO> {
@@ -97,6 +112,11 @@ struct Conn<H: EngineHandler, IO> {
     hold: Option<Pin<Box<Sleep>>>,
     /// `wbuf` is held until `hold` fires.
     holding: bool,
+    /// The payload of the last ping not answered yet.
+    pending_pong: Option<Bytes>,
+    /// Armed once the session is over while bytes are still unwritten: the
+    /// connection is dropped when it fires.
+    linger: Option<Pin<Box<Sleep>>>,
 }
 
 enum Read {
@@ -108,6 +128,15 @@ impl<H: EngineHandler, IO: AsyncRead + AsyncWrite + Unpin> Conn<H, IO> {
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         for _ in 0..TURNS_PER_POLL {
             if self.done {
+                return Poll::Ready(());
+            }
+            if self
+                .linger
+                .as_mut()
+                .is_some_and(|l| l.as_mut().poll(cx).is_ready())
+            {
+                tracing::debug!(sid = %self.session.sid(), "closed connection does not read: dropped");
+                self.done = true;
                 return Poll::Ready(());
             }
             let mut progress = false;
@@ -136,12 +165,18 @@ impl<H: EngineHandler, IO: AsyncRead + AsyncWrite + Unpin> Conn<H, IO> {
             }
             if self.holding {
                 // Gather what is queued meanwhile into the held buffer.
-                if self.poll_outgoing(cx) {
+                if self.poll_outgoing(cx, false) {
                     continue;
                 }
             } else if self.wbuf.is_empty() {
                 if self.wbuf.capacity() > KEEP_WRITE_BUFFER {
                     self.wbuf = BytesMut::new();
+                }
+                if let Some(payload) = self.pending_pong.take()
+                    && !self.closing
+                {
+                    frame::encode(&mut self.wbuf, OP_PONG, &payload);
+                    continue;
                 }
                 if self.closing {
                     // Best effort: the peer may already be gone.
@@ -149,10 +184,15 @@ impl<H: EngineHandler, IO: AsyncRead + AsyncWrite + Unpin> Conn<H, IO> {
                     self.done = true;
                     return Poll::Ready(());
                 }
-                if self.poll_outgoing(cx) {
+                if self.poll_outgoing(cx, true) {
                     self.start_hold();
                     continue;
                 }
+            } else {
+                // The peer does not take what it is sent: read nothing more
+                // from it until it does (the write waker is registered).
+                self.watch_while_blocked(cx);
+                return Poll::Pending;
             }
 
             // Read what arrived.
@@ -171,7 +211,11 @@ impl<H: EngineHandler, IO: AsyncRead + AsyncWrite + Unpin> Conn<H, IO> {
                     return Poll::Ready(());
                 }
                 Poll::Ready(Err(ReadError::Ws(e))) => {
-                    tracing::debug!(sid = %self.session.sid(), error = %e, "closing websocket");
+                    let reason = match e {
+                        WsError::TooBig(_) => Refused::MessageSize,
+                        _ => Refused::Malformed,
+                    };
+                    crate::refused!(reason, sid = %self.session.sid(), error = %e, "closing websocket");
                     self.handle_events();
                     self.fail(e.close_code(), CloseReason::TransportError);
                     progress = true;
@@ -200,11 +244,27 @@ impl<H: EngineHandler, IO: AsyncRead + AsyncWrite + Unpin> Conn<H, IO> {
         self.holding = true;
     }
 
+    /// While writes are blocked: arms the linger timer once the session is
+    /// over, so a peer that never reads cannot keep the connection forever.
+    fn watch_while_blocked(&mut self, cx: &mut Context<'_>) {
+        if self.linger.is_some() {
+            return;
+        }
+        let over = self.closing || (self.mode == Mode::Open && self.session.watch_close(cx));
+        if over {
+            let mut linger = Box::pin(tokio::time::sleep(linger_time(&self.session)));
+            // Registers the timer with this task.
+            let _ = linger.as_mut().poll(cx);
+            self.linger = Some(linger);
+        }
+    }
+
     /// Takes frames from the session (or watches the probe); returns
-    /// whether something was queued for writing.
-    fn poll_outgoing(&mut self, cx: &mut Context<'_>) -> bool {
+    /// whether something was queued for writing. `written`: everything
+    /// taken before is written (not held for coalescing).
+    fn poll_outgoing(&mut self, cx: &mut Context<'_>, written: bool) -> bool {
         match self.mode {
-            Mode::Open => match self.session.poll_ws(cx, &mut self.batch) {
+            Mode::Open => match self.session.poll_ws(cx, &mut self.batch, written) {
                 Poll::Ready(WsNext::Frames) => {
                     for f in self.batch.drain(..) {
                         match &f {
@@ -284,7 +344,8 @@ impl<H: EngineHandler, IO: AsyncRead + AsyncWrite + Unpin> Conn<H, IO> {
                 break;
             }
             match event {
-                WsEvent::Ping(payload) => frame::encode(&mut self.wbuf, OP_PONG, &payload),
+                // One pong waits at most: it answers the latest ping.
+                WsEvent::Ping(payload) => self.pending_pong = Some(payload),
                 WsEvent::Pong => {}
                 WsEvent::Close(_) => match self.mode {
                     Mode::Open => self.session.close(CloseReason::TransportClose),
@@ -294,7 +355,7 @@ impl<H: EngineHandler, IO: AsyncRead + AsyncWrite + Unpin> Conn<H, IO> {
                     Mode::Open => match parse_text(&text) {
                         Ok(packet) => self.session.receive(packet),
                         Err(e) => {
-                            tracing::debug!(sid = %self.session.sid(), error = %e, "invalid packet");
+                            crate::refused!(Refused::Malformed, sid = %self.session.sid(), error = %e, "invalid packet");
                             self.session.close(CloseReason::ParseError);
                         }
                     },

@@ -5,7 +5,13 @@
 //! [`Socket::set_user`](crate::Socket::set_user). Adapters count connected
 //! sockets per user — a cluster adapter on every node — and the namespace
 //! hears a [`PresenceEvent`] once when a user's first session anywhere
-//! opens and once when its last one closes, not once per tab.
+//! opens and once when its last one closes, not once per tab. A user whose
+//! sessions flap is heard at a bounded rate: a few transitions at once, then
+//! its net change about once a second (see `PresenceGate`).
+
+mod gate;
+
+pub(crate) use gate::{Gate, PresenceGate};
 
 use crate::adapter::BoxFuture;
 use parking_lot::Mutex;
