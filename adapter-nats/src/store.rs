@@ -28,7 +28,12 @@ use switchyard_cluster::session_store::{
 };
 use switchyard_cluster::{BrokerCounters, BrokerError, SessionStore};
 use switchyard_core::Sid;
-use switchyard_core::recovery::{LoggedPacket, RecoveredSession, SessionState, missed_after};
+use switchyard_core::limits::Refused;
+use switchyard_core::protocol::Packet;
+use switchyard_core::recovery::{
+    CLOCK_SKEW, LoggedPacket, RecoveredSession, Replay, SessionState, offset_in_window,
+    offset_millis,
+};
 use tokio::sync::mpsc;
 
 /// How long reading the packet stream may take.
@@ -138,13 +143,19 @@ impl SessionStore for NatsStore {
         ns: &SmolStr,
         pid: &Sid,
         offset: &str,
-        _keep: Duration,
+        keep: Duration,
+        max_bytes: usize,
     ) -> BoxFuture<Result<Option<RecoveredSession>, BrokerError>> {
         let session_subject = self.names.session_subject(ns, pid);
         let packets_subject = self.names.packets_subject(ns);
         let (jetstream, names) = (self.jetstream.clone(), self.names.clone());
         let (ns, offset) = (ns.clone(), offset.to_owned());
         Box::pin(async move {
+            // Not an offset, or out of the window: nothing to ask.
+            let Some(made) = offset_millis(&offset).filter(|_| offset_in_window(&offset, keep))
+            else {
+                return Ok(None);
+            };
             let Ok(sessions) = jetstream.get_stream(names.sessions_stream()).await else {
                 return Ok(None);
             };
@@ -165,56 +176,94 @@ impl SessionStore for NatsStore {
                     return Ok(None);
                 }
             };
-            let packets = read_packets(&jetstream, &names, &packets_subject, &ns)
+            let replay = Replay::new(&session.rooms, max_bytes);
+            let found = replay_after(&jetstream, &names, &packets_subject, &ns, &offset, made, replay)
                 .await
                 .map_err(BrokerError::Unavailable)?;
-            Ok(missed_after(&packets, &offset, &session.rooms)
-                .map(|missed| RecoveredSession { session, missed }))
+            match found {
+                Found::Missed(missed) => Ok(Some(RecoveredSession { session, missed })),
+                Found::NotKept => Ok(None),
+                Found::TooMuch => {
+                    switchyard_core::refused!(Refused::RecoveryReplay, sid = %session.sid, max = max_bytes, "too much missed to replay: not recovered");
+                    Ok(None)
+                }
+            }
         })
     }
 }
 
-/// Every packet of a namespace still in the stream, oldest first.
-async fn read_packets(
+/// What reading the packet stream after an offset found.
+enum Found {
+    Missed(Vec<Packet>),
+    NotKept,
+    TooMuch,
+}
+
+/// Reads the packets of a namespace from shortly before the offset's time:
+/// finds the offset (looking no further than the clock skew past its
+/// time), then collects what the session missed, up to the replay cap.
+async fn replay_after(
     jetstream: &jetstream::Context,
     names: &StoreNames,
     subject: &str,
     ns: &SmolStr,
-) -> Result<Vec<LoggedPacket>, String> {
+    offset: &str,
+    made_ms: u64,
+    mut replay: Replay,
+) -> Result<Found, String> {
     let Ok(stream) = jetstream.get_stream(names.stream()).await else {
-        return Ok(Vec::new());
+        return Ok(Found::NotKept);
     };
+    let skew = CLOCK_SKEW.as_millis() as u64;
+    let start_ms = made_ms.saturating_sub(skew);
+    let start_time = async_nats::datetime::from_nanos(i128::from(start_ms) * 1_000_000)
+        .map_err(|e| e.to_string())?;
     let consumer = stream
         .create_consumer(consumer::pull::OrderedConfig {
             filter_subject: subject.to_owned(),
+            deliver_policy: consumer::DeliverPolicy::ByStartTime { start_time },
             ..Default::default()
         })
         .await
         .map_err(|e| e.to_string())?;
-    let pending = consumer.cached_info().num_pending as usize;
-    let mut packets = Vec::with_capacity(pending);
-    if pending == 0 {
-        return Ok(packets);
+    if consumer.cached_info().num_pending == 0 {
+        return Ok(Found::NotKept);
     }
+    let latest_ms = made_ms.saturating_add(skew);
     let mut messages = consumer.messages().await.map_err(|e| e.to_string())?;
     let read = async {
-        for _ in 0..pending {
-            let message = match messages.next().await {
-                Some(Ok(message)) => message,
-                Some(Err(e)) => return Err(e.to_string()),
-                None => break,
-            };
+        let mut located = false;
+        while let Some(message) = messages.next().await {
+            let message = message.map_err(|e| e.to_string())?;
+            let pending = message.info().map(|i| i.pending).unwrap_or(0);
             match decode_packet(&message.payload, ns) {
-                Ok(packet) => packets.push(packet),
+                Ok(packet) if located => {
+                    if replay.offer(&packet).is_err() {
+                        return Ok(Found::TooMuch);
+                    }
+                }
+                Ok(packet) if packet.offset == offset => located = true,
+                Ok(packet) => {
+                    // Past the offset's time (and the skew): it is not kept.
+                    if offset_millis(&packet.offset).is_some_and(|ms| ms > latest_ms) {
+                        return Ok(Found::NotKept);
+                    }
+                }
                 Err(e) => {
                     tracing::warn!(broker = "nats", error = %e, "a malformed packet in the recovery stream: skipped")
                 }
             }
+            if pending == 0 {
+                break;
+            }
         }
-        Ok(())
+        Ok(if located {
+            Found::Missed(std::mem::replace(&mut replay, Replay::new(&[], 0)).finish())
+        } else {
+            Found::NotKept
+        })
     };
     tokio::time::timeout(READ_WAIT, read)
         .await
-        .map_err(|_| "reading the recovery stream timed out".to_owned())??;
-    Ok(packets)
+        .map_err(|_| "reading the recovery stream timed out".to_owned())?
 }

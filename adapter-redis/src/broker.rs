@@ -9,6 +9,7 @@ use crate::channels::{RedisFormat, Subscription, name, subscription};
 use crate::node_format::NodeFormat;
 use crate::store::RedisStore;
 use bytes::Bytes;
+use smol_str::SmolStr;
 use fred::clients::{Client, SubscriberClient};
 use fred::prelude::*;
 use fred::types::config::ReconnectPolicy;
@@ -43,6 +44,7 @@ pub(crate) enum Outgoing {
     /// A recoverable packet for a stream, trimmed to entries after `min_id` (ms).
     Append {
         key: String,
+        offset: SmolStr,
         payload: Bytes,
         min_id: u64,
     },
@@ -320,6 +322,7 @@ async fn write(
                 Outgoing::Message(channel, payload) => pipeline.publish(channel, payload).await,
                 Outgoing::Append {
                     key,
+                    offset,
                     payload,
                     min_id,
                 } => {
@@ -329,6 +332,8 @@ async fn write(
                         "~".into(),
                         min_id.to_string().into(),
                         "*".into(),
+                        "o".into(),
+                        offset.as_str().into(),
                         "m".into(),
                         payload.into(),
                     ];

@@ -2,11 +2,18 @@
 //! recovers on any node, also after the node it was on died.
 //!
 //! - Packets: a stream per namespace (`<key>-packets#<ns>`), one entry per
-//!   recoverable packet (`m` = the MessagePack packet), trimmed to the
-//!   recovery window with `MINID ~`. Entries go out through the broker's
-//!   ordered publishing queue, so a node's packets keep their order.
+//!   recoverable packet (`o` = its offset, `m` = the MessagePack packet),
+//!   trimmed to the recovery window with `MINID ~`. Entries go out through
+//!   the broker's ordered publishing queue, so a node's packets keep their
+//!   order.
 //! - Sessions: a key per session (`<key>-session#<ns>#<pid>`) with the
 //!   window as its expiry, taken with `GETDEL` (restored once).
+//!
+//! A restore costs one round trip for an unknown session, none for an
+//! offset that is not one or is out of the window, one (a script that
+//! looks near the time the offset carries) for an offset that is not in
+//! the stream, and then one per page of what was sent since, read until
+//! the replay cap.
 
 use crate::broker::Outgoing;
 use crate::channels::{packets_key, session_key};
@@ -23,11 +30,32 @@ use switchyard_cluster::session_store::{
 };
 use switchyard_cluster::{BrokerCounters, BrokerError, SessionStore};
 use switchyard_core::Sid;
-use switchyard_core::recovery::{LoggedPacket, RecoveredSession, SessionState};
+use switchyard_core::limits::Refused;
+use switchyard_core::recovery::{
+    CLOCK_SKEW, LoggedPacket, RecoveredSession, Replay, SessionState, offset_in_window,
+    offset_millis,
+};
 use tokio::sync::mpsc;
 
-/// Stream entries read per round trip while looking for an offset.
+/// Stream entries read per round trip after the offset.
 const SCAN_BATCH: u64 = 500;
+
+/// Finds the id of the entry whose `o` field is ARGV[3] between the stream
+/// ids ARGV[1] and ARGV[2], reading in pages inside Redis.
+const LOCATE: &str = r#"
+local start = ARGV[1]
+while true do
+  local page = redis.call('XRANGE', KEYS[1], start, ARGV[2], 'COUNT', 256)
+  if #page == 0 then return false end
+  for _, entry in ipairs(page) do
+    local fields = entry[2]
+    for i = 1, #fields, 2 do
+      if fields[i] == 'o' and fields[i + 1] == ARGV[3] then return entry[1] end
+    end
+  end
+  start = '(' .. page[#page][1]
+end
+"#;
 
 /// The Redis side of recovery: writes through the broker's queue, reads
 /// with its publishing client.
@@ -68,6 +96,7 @@ impl SessionStore for RedisStore {
     fn append(&self, ns: &SmolStr, packet: &LoggedPacket, keep: Duration) {
         self.queue(Outgoing::Append {
             key: packets_key(&self.prefix, ns),
+            offset: packet.offset.clone(),
             payload: encode_packet(packet),
             min_id: now_ms().saturating_sub(millis(keep)),
         });
@@ -87,6 +116,7 @@ impl SessionStore for RedisStore {
         pid: &Sid,
         offset: &str,
         keep: Duration,
+        max_bytes: usize,
     ) -> BoxFuture<Result<Option<RecoveredSession>, BrokerError>> {
         let client = self.client.clone();
         let session_key = session_key(&self.prefix, ns, pid);
@@ -94,6 +124,11 @@ impl SessionStore for RedisStore {
         let (ns, offset) = (ns.clone(), offset.to_owned());
         Box::pin(async move {
             let unavailable = |e: fred::error::Error| BrokerError::Unavailable(e.to_string());
+            // Not an offset, or out of the window: nothing to ask.
+            let Some(made) = offset_millis(&offset).filter(|_| offset_in_window(&offset, keep))
+            else {
+                return Ok(None);
+            };
             let taken: RedisValue = client
                 .custom(command("GETDEL"), vec![RedisValue::from(session_key)])
                 .await
@@ -108,17 +143,34 @@ impl SessionStore for RedisStore {
                     return Ok(None);
                 }
             };
-            let oldest = now_ms().saturating_sub(millis(keep)).to_string();
-            let mut newer: Vec<LoggedPacket> = Vec::new();
-            let mut end = String::from("+");
+            let skew = millis(CLOCK_SKEW);
+            let located: RedisValue = client
+                .custom(
+                    CustomCommand::new_static("EVAL", ClusterHash::Offset(2), false),
+                    vec![
+                        RedisValue::from(LOCATE),
+                        RedisValue::from(1),
+                        RedisValue::from(stream.clone()),
+                        RedisValue::from(made.saturating_sub(skew).to_string()),
+                        RedisValue::from(made.saturating_add(skew).to_string()),
+                        RedisValue::from(offset.clone()),
+                    ],
+                )
+                .await
+                .map_err(unavailable)?;
+            let Some(id) = located.into_string() else {
+                return Ok(None);
+            };
+            let mut replay = Replay::new(&session.rooms, max_bytes);
+            let mut start = format!("({id}");
             loop {
                 let page: RedisValue = client
                     .custom(
-                        command("XREVRANGE"),
+                        command("XRANGE"),
                         vec![
                             RedisValue::from(stream.clone()),
-                            RedisValue::from(end.clone()),
-                            RedisValue::from(oldest.clone()),
+                            RedisValue::from(start.clone()),
+                            RedisValue::from("+"),
                             RedisValue::from("COUNT"),
                             RedisValue::from(SCAN_BATCH as i64),
                         ],
@@ -127,10 +179,10 @@ impl SessionStore for RedisStore {
                     .map_err(unavailable)?;
                 let entries = entries(page);
                 let Some((last_id, _)) = entries.last() else {
-                    // The offset is older than the window: cannot catch up.
-                    return Ok(None);
+                    let missed = replay.finish();
+                    return Ok(Some(RecoveredSession { session, missed }));
                 };
-                end = format!("({last_id}");
+                start = format!("({last_id}");
                 for (_, payload) in &entries {
                     let packet = match decode_packet(payload, &ns) {
                         Ok(packet) => packet,
@@ -139,16 +191,10 @@ impl SessionStore for RedisStore {
                             continue;
                         }
                     };
-                    if packet.offset == offset {
-                        let missed = newer
-                            .iter()
-                            .rev()
-                            .filter(|p| p.was_for(&session.rooms))
-                            .map(|p| p.packet.clone())
-                            .collect();
-                        return Ok(Some(RecoveredSession { session, missed }));
+                    if replay.offer(&packet).is_err() {
+                        switchyard_core::refused!(Refused::RecoveryReplay, sid = %session.sid, max = max_bytes, "too much missed to replay: not recovered");
+                        return Ok(None);
                     }
-                    newer.push(packet);
                 }
             }
         })

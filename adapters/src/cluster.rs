@@ -9,7 +9,11 @@ use crate::broker::{Broker, Channel, Delivery, NodeId};
 use crate::directory::Directory;
 use crate::format::WireFormat;
 use crate::session_store::SessionStore;
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
+use switchyard_core::limits::WarnGate;
+
+/// Malformed messages are logged at most every few seconds.
+static MALFORMED: WarnGate = WarnGate::new();
 use smol_str::SmolStr;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -69,6 +73,8 @@ pub(crate) struct ClusterShared {
     adapters: RwLock<HashMap<SmolStr, Weak<AdapterInner>>>,
     subscriptions: mpsc::UnboundedSender<SubscriptionChange>,
     skipped: AtomicU64,
+    /// Messages taken from the broker, by kind.
+    received: Mutex<HashMap<&'static str, u64>>,
 }
 
 pub(crate) enum SubscriptionChange {
@@ -98,6 +104,7 @@ impl Cluster {
             adapters: RwLock::new(HashMap::new()),
             subscriptions,
             skipped: AtomicU64::new(0),
+            received: Mutex::default(),
         });
         tracing::info!(
             node = %shared.uid,
@@ -129,6 +136,20 @@ impl Cluster {
     /// Incoming messages skipped because they were malformed or foreign.
     pub fn skipped_messages(&self) -> u64 {
         self.0.skipped.load(Ordering::Relaxed)
+    }
+
+    /// Messages of other nodes taken from the broker, by kind (`broadcast`,
+    /// `restore_session`…), since the start.
+    pub fn messages_received(&self) -> Vec<(&'static str, u64)> {
+        let mut counts: Vec<_> = self
+            .0
+            .received
+            .lock()
+            .iter()
+            .map(|(k, n)| (*k, *n))
+            .collect();
+        counts.sort();
+        counts
     }
 }
 
@@ -219,13 +240,19 @@ async fn dispatch(shared: Weak<ClusterShared>, mut incoming: mpsc::Receiver<Deli
             Ok(message) => message,
             Err(e) => {
                 shared.skipped.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(channel = %delivery.channel, error = %e, bytes = delivery.payload.len(), "skipping a malformed cluster message");
+                metrics::counter!("switchyard_cluster_skipped_messages_total").increment(1);
+                if let Some(unreported) = MALFORMED.due() {
+                    tracing::warn!(channel = %delivery.channel, error = %e, bytes = delivery.payload.len(), unreported, "skipping a malformed cluster message");
+                }
                 continue;
             }
         };
         if message.uid == shared.uid {
             continue;
         }
+        let kind = message.body.kind();
+        *shared.received.lock().entry(kind).or_default() += 1;
+        metrics::counter!("switchyard_cluster_messages_received_total", "kind" => kind).increment(1);
         let adapter = shared
             .adapters
             .read()

@@ -218,6 +218,35 @@ impl Body {
         }
     }
 
+    /// The message's kind, as metrics label it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Body::InitialHeartbeat => "initial_heartbeat",
+            Body::Heartbeat => "heartbeat",
+            Body::Broadcast { .. } => "broadcast",
+            Body::RecoverableBroadcast { .. } => "recoverable_broadcast",
+            Body::SocketsJoin { .. } => "sockets_join",
+            Body::SocketsLeave { .. } => "sockets_leave",
+            Body::DisconnectSockets { .. } => "disconnect_sockets",
+            Body::FetchSockets { .. } => "fetch_sockets",
+            Body::FetchSocketsResponse { .. } => "fetch_sockets_response",
+            Body::ServerSideEmit { .. } => "server_side_emit",
+            Body::ServerSideEmitResponse { .. } => "server_side_emit_response",
+            Body::BroadcastClientCount { .. } => "broadcast_client_count",
+            Body::BroadcastAck { .. } => "broadcast_ack",
+            Body::AdapterClose => "adapter_close",
+            Body::Sockets { .. } => "sockets",
+            Body::SocketsResponse { .. } => "sockets_response",
+            Body::AllRooms { .. } => "all_rooms",
+            Body::AllRoomsResponse { .. } => "all_rooms_response",
+            Body::RestoreSession { .. } => "restore_session",
+            Body::RestoreSessionResponse { .. } => "restore_session_response",
+            Body::PresenceUpdate { .. } => "presence_update",
+            Body::PresenceSnapshot { .. } => "presence_snapshot",
+            Body::NodeAddress { .. } => "node_address",
+        }
+    }
+
     /// The request a response answers.
     pub fn response_to(&self) -> Option<&RequestId> {
         match self {

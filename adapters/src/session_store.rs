@@ -31,13 +31,17 @@ pub trait SessionStore: Send + Sync + 'static {
 
     /// Takes a session (it can be restored once) with the packets its
     /// socket missed since `offset`; `None` when the session is unknown or
-    /// expired, or the offset is no longer kept.
+    /// expired, the offset is no longer kept, or more than `max_bytes` was
+    /// missed. An unknown session or offset costs a bounded number of round
+    /// trips (offsets carry their time: see `recovery::offset_millis`), and
+    /// nothing beyond `max_bytes` of missed packets is held.
     fn restore(
         &self,
         ns: &SmolStr,
         pid: &Sid,
         offset: &str,
         keep: Duration,
+        max_bytes: usize,
     ) -> BoxFuture<Result<Option<RecoveredSession>, BrokerError>>;
 }
 

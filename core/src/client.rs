@@ -212,8 +212,11 @@ impl ServerState {
         handler::run(Box::pin(async move {
             let (socket, missed, skip_middlewares) = match recovery {
                 Some((config, pid, offset)) => {
-                    let keep = config.max_disconnection_duration;
-                    match ns.adapter().restore_session(pid, offset, keep).await {
+                    // Half the client's budget at most: live packets still fit behind.
+                    let mut config = config;
+                    let budget = session.engine.config.max_client_buffer_bytes / 2;
+                    config.max_replay_bytes = config.max_replay_bytes.min(budget);
+                    match ns.adapter().restore_session(pid, offset, config).await {
                         Some(restored) => {
                             tracing::debug!(sid = %restored.session.sid, ns = %name, missed = restored.missed.len(), "session recovered");
                             let socket = Socket::restored(

@@ -31,6 +31,12 @@ pub struct RecoveryConfig {
     pub max_disconnection_duration: Duration,
     /// Whether a recovered socket skips the namespace's middlewares. Default true.
     pub skip_middlewares: bool,
+    /// Most bytes of missed packets a recovery replays (about). A client
+    /// that missed more is not recovered: it gets a fresh session, as when
+    /// its offset is too old, and nothing past this is ever read into
+    /// memory. At most half the client's outgoing budget is used, so that
+    /// live packets still fit behind the replay. Default 512 KiB.
+    pub max_replay_bytes: usize,
 }
 
 impl Default for RecoveryConfig {
@@ -38,6 +44,7 @@ impl Default for RecoveryConfig {
         RecoveryConfig {
             max_disconnection_duration: Duration::from_secs(120),
             skip_middlewares: true,
+            max_replay_bytes: 512 * 1024,
         }
     }
 }
@@ -72,6 +79,16 @@ pub struct LoggedPacket {
 }
 
 impl LoggedPacket {
+    /// About how many bytes replaying this packet costs (for the replay cap).
+    pub fn replay_bytes(&self) -> usize {
+        match &self.packet.kind {
+            crate::protocol::PacketKind::Event { name, args, .. } => {
+                name.len() + args.iter().map(Value::held_bytes).sum::<usize>()
+            }
+            _ => 16,
+        }
+    }
+
     /// Whether a socket in `rooms` was a recipient (Node's rule: targeted
     /// by a room, or by none, and in no excepted room).
     pub fn was_for(&self, rooms: &[Room]) -> bool {
@@ -90,31 +107,116 @@ pub struct RecoveredSession {
     pub missed: Vec<Packet>,
 }
 
-/// The packets after `offset` that a socket in `rooms` missed; `None` if
-/// `offset` is not among them (too old: the client cannot be caught up).
+/// Why the missed packets of a session cannot be given back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unrecoverable {
+    /// The offset is not kept (too old, or never was).
+    UnknownOffset,
+    /// More was missed than a replay may carry (`max_replay_bytes`).
+    TooMuch,
+}
+
+/// Collects missed packets up to a byte cap.
+#[derive(Debug)]
+pub struct Replay {
+    rooms: Vec<Room>,
+    max_bytes: usize,
+    bytes: usize,
+    missed: Vec<Packet>,
+}
+
+impl Replay {
+    /// A replay for a socket in `rooms`, of at most `max_bytes`.
+    pub fn new(rooms: &[Room], max_bytes: usize) -> Self {
+        Replay {
+            rooms: rooms.to_vec(),
+            max_bytes,
+            bytes: 0,
+            missed: Vec::new(),
+        }
+    }
+
+    /// Adds a packet sent after the offset, if it was for the socket.
+    pub fn offer(&mut self, packet: &LoggedPacket) -> Result<(), Unrecoverable> {
+        if !packet.was_for(&self.rooms) {
+            return Ok(());
+        }
+        self.bytes = self.bytes.saturating_add(packet.replay_bytes());
+        if self.bytes > self.max_bytes {
+            return Err(Unrecoverable::TooMuch);
+        }
+        self.missed.push(packet.packet.clone());
+        Ok(())
+    }
+
+    /// The missed packets, in order.
+    pub fn finish(self) -> Vec<Packet> {
+        self.missed
+    }
+}
+
+/// The packets after `offset` that a socket in `rooms` missed, at most
+/// `max_bytes` of them; an error if `offset` is not among them (too old:
+/// the client cannot be caught up) or more was missed.
 pub fn missed_after<'a>(
     packets: impl IntoIterator<Item = &'a LoggedPacket>,
     offset: &str,
     rooms: &[Room],
-) -> Option<Vec<Packet>> {
+    max_bytes: usize,
+) -> Result<Vec<Packet>, Unrecoverable> {
     let mut packets = packets.into_iter();
-    packets.by_ref().find(|p| p.offset == offset)?;
-    Some(
-        packets
-            .filter(|p| p.was_for(rooms))
-            .map(|p| p.packet.clone())
-            .collect(),
-    )
+    packets
+        .by_ref()
+        .find(|p| p.offset == offset)
+        .ok_or(Unrecoverable::UnknownOffset)?;
+    let mut replay = Replay::new(rooms, max_bytes);
+    for packet in packets {
+        replay.offer(packet)?;
+    }
+    Ok(replay.finish())
 }
 
-/// A new offset, unique across processes: a random prefix per process and
-/// a counter.
+/// A new offset, unique across processes: the time in milliseconds since
+/// the Unix epoch (hex), then a random prefix per process and a counter.
+/// Stores find an offset near its time instead of reading everything kept.
 pub fn new_offset() -> SmolStr {
     static PREFIX: OnceLock<String> = OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let prefix = PREFIX.get_or_init(|| Sid::random().as_str()[..8].to_owned());
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    SmolStr::new(format!("{prefix}{n:x}"))
+    SmolStr::new(format!("{:x}-{prefix}{n:x}", unix_millis()))
+}
+
+/// When an offset was made, in milliseconds since the Unix epoch; `None`
+/// for a string that is not an offset of [`new_offset`].
+pub fn offset_millis(offset: &str) -> Option<u64> {
+    let (time, rest) = offset.split_once('-')?;
+    if time.is_empty() || time.len() > 12 || rest.is_empty() {
+        return None;
+    }
+    u64::from_str_radix(time, 16).ok()
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn unix_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// How far apart the clocks of the node that made an offset and of the
+/// node or store looking for it may be.
+pub const CLOCK_SKEW: Duration = Duration::from_secs(5);
+
+/// Whether an offset can still be kept by a store that keeps `keep`: it is
+/// an offset, and not older than the window (with the clock skew allowed).
+pub fn offset_in_window(offset: &str, keep: Duration) -> bool {
+    let Some(made) = offset_millis(offset) else {
+        return false;
+    };
+    let window = (keep + CLOCK_SKEW).as_millis() as u64;
+    let now = unix_millis();
+    made + window >= now && made <= now + CLOCK_SKEW.as_millis() as u64
 }
 
 /// Sessions and packets kept in memory, each for a limited time.
@@ -170,18 +272,32 @@ impl RecoveryLog {
         self.inner.lock().sessions.remove(pid).map(|(_, s)| s)
     }
 
-    /// Takes a session and the packets its socket missed since `offset`.
-    /// `None` when the session is unknown or expired, or the offset too old
-    /// (the session is then gone too: the client starts afresh).
-    pub fn restore(&self, pid: &str, offset: &str, keep: Duration) -> Option<RecoveredSession> {
+    /// Takes a session and the packets its socket missed since `offset`
+    /// (at most `max_bytes` of them). `None` when the session is unknown or
+    /// expired, the offset too old, or more was missed (the session is then
+    /// gone too: the client starts afresh).
+    pub fn restore(
+        &self,
+        pid: &str,
+        offset: &str,
+        keep: Duration,
+        max_bytes: usize,
+    ) -> Option<RecoveredSession> {
         let mut inner = self.inner.lock();
         inner.prune(keep);
         let (at, session) = inner.sessions.remove(pid)?;
-        if at.elapsed() > keep {
+        if at.elapsed() > keep || !offset_in_window(offset, keep) {
             return None;
         }
-        let missed = missed_after(inner.packets.iter().map(|(_, p)| p), offset, &session.rooms)?;
-        Some(RecoveredSession { session, missed })
+        let packets = inner.packets.iter().map(|(_, p)| p);
+        match missed_after(packets, offset, &session.rooms, max_bytes) {
+            Ok(missed) => Some(RecoveredSession { session, missed }),
+            Err(Unrecoverable::TooMuch) => {
+                crate::refused!(crate::limits::Refused::RecoveryReplay, sid = %session.sid, max = max_bytes, "too much missed to replay: not recovered");
+                None
+            }
+            Err(Unrecoverable::UnknownOffset) => None,
+        }
     }
 
     /// How many packets are kept.
@@ -193,6 +309,13 @@ impl RecoveryLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const MAX: usize = 1 << 20;
+
+    fn offset(n: u32) -> String {
+        static BASE: OnceLock<u64> = OnceLock::new();
+        format!("{:x}-test{n}", BASE.get_or_init(unix_millis))
+    }
 
     fn logged(offset: &str, rooms: &[&str], except: &[&str]) -> LoggedPacket {
         LoggedPacket {
@@ -232,21 +355,22 @@ mod tests {
     fn gives_back_the_packets_after_the_offset_for_the_sessions_rooms() {
         let log = RecoveryLog::default();
         let keep = Duration::from_secs(60);
+        let o: Vec<String> = (0..7).map(offset).collect();
         for p in [
-            logged("o1", &[], &[]),
-            logged("o2", &["a"], &[]),
-            logged("o3", &["b"], &[]),
-            logged("o4", &[], &["a"]),
-            logged("o5", &["s1"], &[]),
-            logged("o6", &[], &[]),
+            logged(&o[1], &[], &[]),
+            logged(&o[2], &["a"], &[]),
+            logged(&o[3], &["b"], &[]),
+            logged(&o[4], &[], &["a"]),
+            logged(&o[5], &["s1"], &[]),
+            logged(&o[6], &[], &[]),
         ] {
             log.record(p, keep);
         }
         log.persist(session("p1", &["s1", "a"]), keep);
-        let restored = log.restore("p1", "o2", keep).expect("restored");
-        assert_eq!(offsets(&restored.missed), ["o5", "o6"]);
+        let restored = log.restore("p1", &o[2], keep, MAX).expect("restored");
+        assert_eq!(offsets(&restored.missed), [o[5].clone(), o[6].clone()]);
         assert!(
-            log.restore("p1", "o2", keep).is_none(),
+            log.restore("p1", &o[2], keep, MAX).is_none(),
             "a session is restored once"
         );
     }
@@ -255,10 +379,10 @@ mod tests {
     fn refuses_unknown_sessions_and_offsets() {
         let log = RecoveryLog::default();
         let keep = Duration::from_secs(60);
-        log.record(logged("o1", &[], &[]), keep);
+        log.record(logged(&offset(1), &[], &[]), keep);
         log.persist(session("p1", &["s1"]), keep);
-        assert!(log.restore("nope", "o1", keep).is_none());
-        assert!(log.restore("p1", "unknown-offset", keep).is_none());
+        assert!(log.restore("nope", &offset(1), keep, MAX).is_none());
+        assert!(log.restore("p1", "unknown-offset", keep, MAX).is_none());
         assert!(
             !log.has_session("p1"),
             "a failed restore forgets the session"
@@ -266,17 +390,53 @@ mod tests {
     }
 
     #[test]
+    fn refuses_to_replay_more_than_the_cap() {
+        let log = RecoveryLog::default();
+        let keep = Duration::from_secs(60);
+        log.record(logged(&offset(0), &[], &[]), keep);
+        for n in 1..=100 {
+            log.record(logged(&offset(n), &[], &[]), keep);
+        }
+        log.persist(session("p1", &["s1"]), keep);
+        log.persist(session("p2", &["s1"]), keep);
+        let all: usize = (1..=100)
+            .map(|n| logged(&offset(n), &[], &[]).replay_bytes())
+            .sum();
+        assert!(log.restore("p1", &offset(0), keep, all - 1).is_none());
+        let restored = log.restore("p2", &offset(0), keep, all).unwrap();
+        assert_eq!(restored.missed.len(), 100);
+    }
+
+    #[test]
     fn forgets_what_is_older_than_the_window() {
         let log = RecoveryLog::default();
-        log.record(logged("o1", &[], &[]), Duration::from_secs(60));
+        log.record(logged(&offset(1), &[], &[]), Duration::from_secs(60));
         log.persist(session("p1", &["s1"]), Duration::from_secs(60));
         std::thread::sleep(Duration::from_millis(20));
-        log.record(logged("o2", &[], &[]), Duration::from_millis(5));
-        assert_eq!(log.packet_count(), 1, "o1 pruned");
+        log.record(logged(&offset(2), &[], &[]), Duration::from_millis(5));
+        assert_eq!(log.packet_count(), 1, "offset 1 pruned");
         assert!(
-            log.restore("p1", "o2", Duration::from_millis(5)).is_none(),
+            log.restore("p1", &offset(2), Duration::from_millis(5), MAX)
+                .is_none(),
             "expired"
         );
+    }
+
+    #[test]
+    fn offsets_carry_their_time() {
+        let before = unix_millis();
+        let o = new_offset();
+        let made = offset_millis(&o).unwrap();
+        assert!(made >= before && made <= unix_millis(), "{o}");
+        assert!(offset_in_window(&o, Duration::from_secs(1)));
+        let old = format!("{:x}-x1", before - 60_000);
+        assert!(!offset_in_window(&old, Duration::from_secs(10)));
+        assert!(offset_in_window(&old, Duration::from_secs(120)));
+        for bogus in ["", "-", "zz-1", "nope", "1-", "1234567890abcd-1"] {
+            assert!(!offset_in_window(bogus, Duration::from_secs(120)), "{bogus}");
+        }
+        let future = format!("{:x}-x1", before + 3_600_000);
+        assert!(!offset_in_window(&future, Duration::from_secs(120)));
     }
 
     #[test]

@@ -101,6 +101,11 @@ pub struct Cli {
     #[arg(long, env = "RECOVERY_MAX_DISCONNECTION", default_value_t = 120_000)]
     pub recovery_max_disconnection: u64,
 
+    /// Most bytes of missed packets a recovery replays; a client that
+    /// missed more gets a fresh session (at most half the client buffer).
+    #[arg(long, env = "RECOVERY_MAX_REPLAY_BYTES", default_value_t = 512 * 1024)]
+    pub recovery_max_replay_bytes: usize,
+
     /// Serve the `/ops` namespace: cluster operations for any client
     /// (tests, demos). Unauthenticated: never enable it in production.
     #[arg(long, env = "OPS", value_parser = BoolishValueParser::new())]
@@ -363,6 +368,7 @@ impl Cli {
             connection_state_recovery: self.recovery.then(|| RecoveryConfig {
                 max_disconnection_duration: Duration::from_millis(self.recovery_max_disconnection),
                 skip_middlewares: true,
+                max_replay_bytes: self.recovery_max_replay_bytes,
             }),
             ..ServerConfig::default()
         }

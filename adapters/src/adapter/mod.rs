@@ -25,7 +25,7 @@ use switchyard_core::adapter::{
 };
 use switchyard_core::presence::PresenceTable;
 use switchyard_core::protocol::Packet;
-use switchyard_core::recovery::{RecoveredSession, SessionState};
+use switchyard_core::recovery::{RecoveredSession, RecoveryConfig, SessionState};
 use switchyard_core::{
     Adapter, BroadcastOptions, LocalAdapter, Room, Sid, SocketInfo, Value, WeakNamespace,
 };
@@ -402,13 +402,17 @@ impl Adapter for ClusterAdapter {
         self.0.persist_session(session, keep);
     }
 
+    fn new_pid(&self) -> Sid {
+        Sid::from(format!("{}.{}", Sid::random(), self.0.cluster.tag))
+    }
+
     fn restore_session(
         &self,
         pid: Sid,
         offset: SmolStr,
-        keep: Duration,
+        recovery: RecoveryConfig,
     ) -> BoxFuture<Option<RecoveredSession>> {
-        Box::pin(self.0.clone().restore_session(pid, offset, keep))
+        Box::pin(self.0.clone().restore_session(pid, offset, recovery))
     }
 
     fn server_count(&self) -> BoxFuture<usize> {

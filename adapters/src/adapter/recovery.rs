@@ -9,14 +9,19 @@
 //! the cluster for the session. It is then lost if that node dies.
 
 use super::AdapterInner;
+use crate::broker::NodeId;
+use crate::cluster::random_id;
 use crate::format::{Destination, Membership};
 use crate::message::{Body, RequestId};
+use crate::requests::Expected;
 use crate::session_store::{recovered_from, recovered_value};
 use smol_str::SmolStr;
 use std::sync::Arc;
 use std::time::Duration;
 use switchyard_core::protocol::Packet;
-use switchyard_core::recovery::{LoggedPacket, RecoveredSession, SessionState};
+use switchyard_core::recovery::{
+    LoggedPacket, RecoveredSession, RecoveryConfig, SessionState, offset_in_window,
+};
 use switchyard_core::{Adapter, BroadcastOptions, Room, Sid, Value};
 
 impl AdapterInner {
@@ -109,23 +114,57 @@ impl AdapterInner {
     }
 
     /// Takes a session kept here, if any.
-    fn restore_here(&self, pid: &str, offset: &str, keep: Duration) -> Option<RecoveredSession> {
+    fn restore_here(
+        &self,
+        pid: &str,
+        offset: &str,
+        recovery: &RecoveryConfig,
+    ) -> Option<RecoveredSession> {
         // Restored or not (its offset too old), the session is gone now.
-        let restored = self.local.recovery_log().restore(pid, offset, keep);
+        let restored = self.local.recovery_log().restore(
+            pid,
+            offset,
+            recovery.max_disconnection_duration,
+            recovery.max_replay_bytes,
+        );
         self.unpin(pid);
         restored
     }
 
+    /// The live node that keeps a session, as its pid names it
+    /// (`<random>.<tag>`, see `new_pid`).
+    fn keeper_of(&self, pid: &str) -> Option<NodeId> {
+        let tag = switchyard_core::engine::tag_of(pid)?;
+        if tag == self.cluster.tag.as_str() {
+            return None;
+        }
+        self.nodes
+            .lock()
+            .keys()
+            .find(|node| node.as_str().starts_with(tag))
+            .cloned()
+    }
+
     /// Restores a session from the store, from this node, or from the node
-    /// that keeps it.
+    /// that keeps it: one request to that node, none when the pid names no
+    /// live node.
     pub(super) async fn restore_session(
         self: Arc<Self>,
         pid: Sid,
         offset: SmolStr,
-        keep: Duration,
+        recovery: RecoveryConfig,
     ) -> Option<RecoveredSession> {
         if let Some(store) = &self.cluster.store {
-            return match store.restore(&self.ns, &pid, &offset, keep).await {
+            let restored = store
+                .restore(
+                    &self.ns,
+                    &pid,
+                    &offset,
+                    recovery.max_disconnection_duration,
+                    recovery.max_replay_bytes,
+                )
+                .await;
+            return match restored {
                 Ok(restored) => restored,
                 Err(e) => {
                     tracing::warn!(ns = %self.ns, error = %e, "cannot restore a session from the store: the client starts afresh");
@@ -133,20 +172,33 @@ impl AdapterInner {
                 }
             };
         }
-        if let Some(restored) = self.restore_here(&pid, &offset, keep) {
-            return Some(restored);
-        }
-        if self.cluster.format.membership() != Membership::Heartbeat || self.nodes.lock().is_empty()
-        {
+        if !offset_in_window(&offset, recovery.max_disconnection_duration) {
             return None;
         }
+        if let Some(restored) = self.restore_here(&pid, &offset, &recovery) {
+            return Some(restored);
+        }
+        if self.cluster.format.membership() != Membership::Heartbeat {
+            return None;
+        }
+        let keeper = self.keeper_of(&pid)?;
         let timeout = self.cluster.config.request_timeout;
-        let body = |request_id| Body::RestoreSession {
-            pid: SmolStr::new(pid.as_str()),
-            offset: offset.clone(),
-            request_id,
-        };
-        let (_, answers, _) = self.gather(body, Vec::new(), timeout).await;
+        let id = random_id();
+        let done = self.requests.gather(
+            id.clone(),
+            Expected::Nodes([keeper.clone()].into_iter().collect()),
+            Vec::new(),
+        );
+        self.send(
+            Destination::Node(&keeper),
+            Body::RestoreSession {
+                pid: SmolStr::new(pid.as_str()),
+                offset: offset.clone(),
+                request_id: id.clone(),
+            },
+        );
+        let _ = tokio::time::timeout(timeout, done).await;
+        let answers = self.requests.finish(&id).values;
         let found = answers.into_iter().find(|a| !a.is_null())?;
         match recovered_from(found, &self.ns) {
             Ok(restored) => Some(restored),
@@ -166,8 +218,10 @@ impl AdapterInner {
         offset: &str,
     ) {
         let session = self
-            .recovery_window()
-            .and_then(|keep| self.restore_here(pid, offset, keep))
+            .namespace
+            .upgrade()
+            .and_then(|ns| ns.recovery())
+            .and_then(|recovery| self.restore_here(pid, offset, &recovery))
             .map_or(Value::Null, |restored| recovered_value(&restored));
         self.send(
             Destination::Node(from),

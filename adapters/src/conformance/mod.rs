@@ -225,6 +225,7 @@ macro_rules! conformance_tests {
             room_subscriptions_follow_membership,
             sessions_recover_on_another_node,
             sessions_survive_their_node_with_a_store,
+            made_up_recovery_ids_cost_one_request_at_most,
             presence_is_cluster_wide,
             sessions_are_served_through_any_node
         );

@@ -8,7 +8,7 @@ use switchyard_core::RecoveryConfig;
 fn recovery_config() -> ServerConfig {
     ServerConfig::default().connection_state_recovery(RecoveryConfig {
         max_disconnection_duration: Duration::from_secs(30),
-        skip_middlewares: true,
+        ..RecoveryConfig::default()
     })
 }
 
@@ -109,4 +109,43 @@ pub async fn sessions_survive_their_node_with_a_store(connect: &Connect) {
         );
         assert_eq!(client.expect("welcome").await[0], json!(false));
     }
+}
+
+/// How many restore requests a node took from the broker.
+fn restore_requests(node: &Node) -> u64 {
+    node.cluster
+        .messages_received()
+        .into_iter()
+        .find(|(kind, _)| *kind == "restore_session")
+        .map_or(0, |(_, n)| n)
+}
+
+/// A CONNECT with a made-up pid, a pid naming no live node, or a real pid
+/// with a made-up offset gets a fresh session, and costs the cluster at
+/// most one request (to the node the pid names), never one to every node.
+pub async fn made_up_recovery_ids_cost_one_request_at_most(connect: &Connect) {
+    let nodes = recovery_nodes(connect, 3).await;
+    let lost = lost_client(&nodes[0]).await;
+    let before: Vec<u64> = nodes.iter().map(restore_requests).collect();
+    let fresh = |auth: serde_json::Value| {
+        let addr = nodes[1].addr;
+        async move {
+            let mut client = TestClient::connect(addr, &auth.to_string()).await;
+            assert_eq!(client.expect("welcome").await[0], json!(false), "{auth}");
+            client.sid.clone()
+        }
+    };
+    let made_up = format!("{}-1", "0".repeat(4));
+    fresh(json!({"pid": "made-up", "offset": lost.2})).await;
+    fresh(json!({"pid": "made-up.00000000", "offset": lost.2})).await;
+    fresh(json!({"pid": lost.1, "offset": made_up})).await;
+    let sid = fresh(json!({"pid": lost.1, "offset": "not-an-offset"})).await;
+    assert_ne!(sid, lost.0);
+    settle().await;
+    let after: Vec<u64> = nodes.iter().map(restore_requests).collect();
+    assert_eq!(after[2], before[2], "the third node was never asked");
+    assert!(
+        after[0] - before[0] <= 2,
+        "the keeper was asked at most for the real pid: {before:?} -> {after:?}"
+    );
 }

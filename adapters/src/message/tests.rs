@@ -166,3 +166,28 @@ fn malformed_or_foreign_bytes_are_errors() {
         assert!(ClusterMessage::decode(&case).is_err(), "{case:?}");
     }
 }
+
+#[test]
+fn hostile_lengths_and_counts_from_the_broker_are_bounded() {
+    // Nested arrays each claiming almost the whole message: refused before
+    // anything is reserved beyond what the input holds.
+    let mut nested = vec![0x84, 0xa3, b'u', b'i', b'd', 0xa1, b'a'];
+    nested.extend_from_slice(&[0xa3, b'n', b's', b'p', 0xa1, b'/']);
+    nested.extend_from_slice(&[0xa4, b't', b'y', b'p', b'e', 0x03, 0xa4, b'd', b'a', b't', b'a']);
+    let body = 1 << 20;
+    for level in 0..64u32 {
+        nested.push(0xdd);
+        nested.extend_from_slice(&(body - level * 5).to_be_bytes());
+    }
+    nested.resize(nested.len() + body as usize, 0);
+    assert!(ClusterMessage::decode(&Bytes::from(nested)).is_err());
+    // Counts that would overflow a sum decode; their users saturate.
+    let count = Bytes::from(to_msgpack(&object! {
+        "uid" => "a", "nsp" => "/", "type" => 21,
+        "data" => object! { "ann" => u64::MAX, "bob" => u64::MAX },
+    }));
+    assert!(matches!(
+        ClusterMessage::decode(&count).map(|m| m.body),
+        Ok(Body::PresenceSnapshot { .. })
+    ));
+}

@@ -38,6 +38,10 @@ pub enum AckEvent {
     Servers(usize),
 }
 
+/// Answers one broadcast collects at most (a node reporting nonsense
+/// cannot make it grow without bound).
+const MAX_RESPONSES: usize = 1_000_000;
+
 /// Counts nodes, clients and answers until a broadcast is complete.
 pub struct AckCollector {
     events: mpsc::UnboundedReceiver<AckEvent>,
@@ -88,11 +92,16 @@ impl AckCollector {
             let expected = all_reported.then_some(expected_clients);
             tokio::select! {
                 event = self.events.recv() => match event {
+                    // Counts come from other nodes: never trusted to add up.
                     Some(AckEvent::ClientCount(n)) => {
                         reported += 1;
-                        expected_clients += n;
+                        expected_clients = expected_clients.saturating_add(n);
                     }
-                    Some(AckEvent::Response(v)) => responses.push(v),
+                    Some(AckEvent::Response(v)) => {
+                        if responses.len() < MAX_RESPONSES {
+                            responses.push(v);
+                        }
+                    }
                     Some(AckEvent::NodeGone) => self.nodes = self.nodes.map(|n| n.saturating_sub(1)),
                     Some(AckEvent::Servers(n)) => self.nodes = Some(n),
                     None => return Err(BroadcastAckError { responses, expected }),
@@ -106,6 +115,18 @@ impl AckCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn counts_from_other_nodes_cannot_overflow() {
+        let (collector, tx) = AckCollector::new(2);
+        tx.send(AckEvent::ClientCount(usize::MAX)).unwrap();
+        tx.send(AckEvent::ClientCount(usize::MAX)).unwrap();
+        tx.send(AckEvent::Response(Value::Null)).unwrap();
+        drop(tx);
+        let err = collector.collect(Duration::from_secs(5)).await.unwrap_err();
+        assert_eq!(err.expected, Some(usize::MAX));
+        assert_eq!(err.responses.len(), 1);
+    }
 
     #[tokio::test]
     async fn completes_when_counts_and_answers_are_in() {

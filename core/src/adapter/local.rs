@@ -8,7 +8,9 @@ use super::{
 use crate::namespace::WeakNamespace;
 use crate::presence::{PresenceEvent, PresenceTable};
 use crate::protocol::{Packet, PacketKind};
-use crate::recovery::{LoggedPacket, RecoveredSession, RecoveryLog, SessionState};
+use crate::recovery::{
+    LoggedPacket, RecoveredSession, RecoveryConfig, RecoveryLog, SessionState,
+};
 use crate::sid::Sid;
 use crate::socket::{AckSink, Socket};
 use crate::value::Value;
@@ -347,9 +349,14 @@ impl Adapter for LocalAdapter {
         &self,
         pid: Sid,
         offset: SmolStr,
-        keep: Duration,
+        recovery: RecoveryConfig,
     ) -> BoxFuture<Option<RecoveredSession>> {
-        let restored = self.log.restore(&pid, &offset, keep);
+        let restored = self.log.restore(
+            &pid,
+            &offset,
+            recovery.max_disconnection_duration,
+            recovery.max_replay_bytes,
+        );
         Box::pin(async move { restored })
     }
 

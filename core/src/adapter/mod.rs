@@ -16,7 +16,7 @@ use crate::handshake::Handshake;
 use crate::namespace::WeakNamespace;
 use crate::presence::PresenceTable;
 use crate::protocol::Packet;
-use crate::recovery::{RecoveredSession, SessionState};
+use crate::recovery::{RecoveredSession, RecoveryConfig, SessionState};
 use crate::sid::Sid;
 use crate::value::Value;
 use serde::{Deserialize, Serialize};
@@ -215,15 +215,24 @@ pub trait Adapter: Send + Sync + 'static {
         let _ = (session, keep);
     }
 
+    /// Connection state recovery: a new private session id. An adapter
+    /// that keeps sessions on the node a socket was on names that node in
+    /// it (`<random>.<tag>`), so that a restore asks that node only.
+    fn new_pid(&self) -> Sid {
+        Sid::random()
+    }
+
     /// Connection state recovery: takes a kept session and the packets its
-    /// socket missed since `offset`; `None` if it cannot be recovered.
+    /// socket missed since `offset` (at most `recovery.max_replay_bytes`);
+    /// `None` if it cannot be recovered. An unknown pid or offset costs a
+    /// bounded number of broker round trips and bounded memory.
     fn restore_session(
         &self,
         pid: Sid,
         offset: SmolStr,
-        keep: Duration,
+        recovery: RecoveryConfig,
     ) -> BoxFuture<Option<RecoveredSession>> {
-        let _ = (pid, offset, keep);
+        let _ = (pid, offset, recovery);
         Box::pin(async { None })
     }
 

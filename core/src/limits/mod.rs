@@ -13,7 +13,7 @@ mod bucket;
 mod refused;
 
 pub use bucket::{AddressRates, Rate, TokenBucket};
-pub use refused::Refused;
+pub use refused::{Refused, WarnGate};
 
 use crate::protocol::DecodeLimits;
 

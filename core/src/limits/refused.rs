@@ -67,19 +67,60 @@ const ALL: [Refused; 17] = [
 /// At most one `warn` line per reason this often.
 const WARN_EVERY: Duration = Duration::from_secs(10);
 
+/// Lets a `warn` line of one kind out at most every few seconds, counting
+/// the ones held back. Usable as a `static`.
+#[derive(Debug)]
+pub struct WarnGate {
+    /// Events since the last line.
+    unreported: AtomicU64,
+    /// When the last line went out, in ms since `epoch()` (+1; 0: never).
+    warned_ms: AtomicU64,
+}
+
+impl WarnGate {
+    /// A gate that lets the first line out.
+    pub const fn new() -> Self {
+        WarnGate {
+            unreported: AtomicU64::new(0),
+            warned_ms: AtomicU64::new(0),
+        }
+    }
+
+    /// Records an event. Returns how many were held back since the last
+    /// line when a line is due now, `None` when one went out recently.
+    pub fn due(&self) -> Option<u64> {
+        let now = epoch().elapsed().as_millis() as u64 + 1;
+        let last = self.warned_ms.load(Ordering::Relaxed);
+        let due = last == 0 || now.saturating_sub(last) >= WARN_EVERY.as_millis() as u64;
+        if due
+            && self
+                .warned_ms
+                .compare_exchange(last, now, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+        {
+            Some(self.unreported.swap(0, Ordering::AcqRel))
+        } else {
+            self.unreported.fetch_add(1, Ordering::Relaxed);
+            None
+        }
+    }
+}
+
+impl Default for WarnGate {
+    fn default() -> Self {
+        WarnGate::new()
+    }
+}
+
 struct Tally {
     count: AtomicU64,
-    /// Refusals since the last `warn` line.
-    unreported: AtomicU64,
-    /// When the last `warn` line went out, in ms since `epoch()` (+1; 0: never).
-    warned_ms: AtomicU64,
+    gate: WarnGate,
 }
 
 #[allow(clippy::declare_interior_mutable_const)]
 const TALLY: Tally = Tally {
     count: AtomicU64::new(0),
-    unreported: AtomicU64::new(0),
-    warned_ms: AtomicU64::new(0),
+    gate: WarnGate::new(),
 };
 static TALLIES: [Tally; ALL.len()] = [TALLY; ALL.len()];
 
@@ -133,20 +174,7 @@ impl Refused {
         let tally = self.tally();
         tally.count.fetch_add(1, Ordering::Relaxed);
         metrics::counter!("switchyard_refused_total", "reason" => self.as_str()).increment(1);
-        let now = epoch().elapsed().as_millis() as u64 + 1;
-        let last = tally.warned_ms.load(Ordering::Relaxed);
-        let due = last == 0 || now.saturating_sub(last) >= WARN_EVERY.as_millis() as u64;
-        if due
-            && tally
-                .warned_ms
-                .compare_exchange(last, now, Ordering::AcqRel, Ordering::Relaxed)
-                .is_ok()
-        {
-            Some(tally.unreported.swap(0, Ordering::AcqRel))
-        } else {
-            tally.unreported.fetch_add(1, Ordering::Relaxed);
-            None
-        }
+        tally.gate.due()
     }
 }
 

@@ -74,7 +74,8 @@ impl Table {
         }
         let total_before = self.totals.get(user).copied().unwrap_or(0);
         // The total includes this node's old count.
-        let total = total_before.saturating_sub(before) + count;
+        // Counts may come from other nodes: never trusted to add up.
+        let total = total_before.saturating_sub(before).saturating_add(count);
         if total == 0 {
             self.totals.remove(user);
         } else {
@@ -209,6 +210,15 @@ mod tests {
             }]
         );
         assert!(table.users().is_empty());
+    }
+
+    #[test]
+    fn counts_from_other_nodes_cannot_overflow() {
+        let table = PresenceTable::default();
+        table.set("b", &user("ann"), usize::MAX);
+        assert_eq!(table.set("c", &user("ann"), usize::MAX), None);
+        assert_eq!(table.sessions("ann"), usize::MAX);
+        assert_eq!(table.change("a", &user("ann"), true).1, None);
     }
 
     #[test]

@@ -84,7 +84,7 @@ const ACK_PRUNE_THRESHOLD: usize = 32;
 
 impl Socket {
     pub(crate) fn new(ns: Namespace, session: Arc<ClientSession>, auth: Value) -> Socket {
-        let pid = ns.recovery().map(|_| Sid::random());
+        let pid = ns.recovery().map(|_| ns.adapter().new_pid());
         Self::build(ns, session, auth, Sid::random(), pid, Value::Null, false)
     }
 
