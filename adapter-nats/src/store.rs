@@ -177,9 +177,17 @@ impl SessionStore for NatsStore {
                 }
             };
             let replay = Replay::new(&session.rooms, max_bytes);
-            let found = replay_after(&jetstream, &names, &packets_subject, &ns, &offset, made, replay)
-                .await
-                .map_err(BrokerError::Unavailable)?;
+            let found = replay_after(
+                &jetstream,
+                &names,
+                &packets_subject,
+                &ns,
+                &offset,
+                made,
+                replay,
+            )
+            .await
+            .map_err(BrokerError::Unavailable)?;
             match found {
                 Found::Missed(missed) => Ok(Some(RecoveredSession { session, missed })),
                 Found::NotKept => Ok(None),

@@ -252,7 +252,8 @@ async fn dispatch(shared: Weak<ClusterShared>, mut incoming: mpsc::Receiver<Deli
         }
         let kind = message.body.kind();
         *shared.received.lock().entry(kind).or_default() += 1;
-        metrics::counter!("switchyard_cluster_messages_received_total", "kind" => kind).increment(1);
+        metrics::counter!("switchyard_cluster_messages_received_total", "kind" => kind)
+            .increment(1);
         let adapter = shared
             .adapters
             .read()

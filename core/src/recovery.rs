@@ -433,7 +433,10 @@ mod tests {
         assert!(!offset_in_window(&old, Duration::from_secs(10)));
         assert!(offset_in_window(&old, Duration::from_secs(120)));
         for bogus in ["", "-", "zz-1", "nope", "1-", "1234567890abcd-1"] {
-            assert!(!offset_in_window(bogus, Duration::from_secs(120)), "{bogus}");
+            assert!(
+                !offset_in_window(bogus, Duration::from_secs(120)),
+                "{bogus}"
+            );
         }
         let future = format!("{:x}-x1", before + 3_600_000);
         assert!(!offset_in_window(&future, Duration::from_secs(120)));

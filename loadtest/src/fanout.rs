@@ -37,6 +37,11 @@ pub struct FanoutArgs {
     /// Seconds to wait for late deliveries after the last publish.
     #[arg(long, default_value_t = 2.0)]
     pub drain: f64,
+    /// Extra WebSocket subscribers that join the room, then never read:
+    /// the server should cut them off past their outgoing budget while the
+    /// others keep their latency. Not counted as subscribers.
+    #[arg(long, default_value_t = 0)]
+    pub slow_consumers: usize,
 }
 
 /// What a fanout run measured.
@@ -68,6 +73,10 @@ pub struct FanoutReport {
     pub latency_us: Percentiles,
     /// What the servers spent while publishing (CPU per delivery).
     pub server: Option<ServerCpu>,
+    /// Subscribers that never read.
+    pub slow_consumers: usize,
+    /// Of them, those the server disconnected.
+    pub slow_consumers_cut: usize,
 }
 
 struct Seen {
@@ -115,8 +124,16 @@ impl Seen {
 /// Runs the scenario.
 pub async fn run(common: &Common, args: &FanoutArgs) -> Result<Outcome, String> {
     let report = measure(common, args).await?;
+    let slow = if report.slow_consumers > 0 {
+        format!(
+            "\nslow consumers: {} of {} cut off by the server",
+            report.slow_consumers_cut, report.slow_consumers
+        )
+    } else {
+        String::new()
+    };
     let human = format!(
-        "fanout: {} subscribers, {} published, {}/{} delivered ({:.0}/s), lost {} ({:.4}%), duplicates {}, out of order {}\nlatency {}{}",
+        "fanout: {} subscribers, {} published, {}/{} delivered ({:.0}/s), lost {} ({:.4}%), duplicates {}, out of order {}\nlatency {}{}{slow}",
         report.subscribers,
         report.published,
         report.delivered,
@@ -193,6 +210,15 @@ async fn measure(common: &Common, args: &FanoutArgs) -> Result<FanoutReport, Str
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     bar.finish_and_clear();
+    let mut slow = Vec::with_capacity(args.slow_consumers);
+    for i in 0..args.slow_consumers {
+        let target = &targets[i % targets.len()];
+        let source = common.source_address(args.subscribers + 1 + i);
+        match subscribe(target, source, Transport::WebSocket, &args.room).await {
+            Ok(client) => slow.push(client),
+            Err(e) => return Err(format!("slow consumer {i}: {e}")),
+        }
+    }
 
     // Publish at the rate, stamping each message with the shared clock.
     let mut publisher = Client::connect(
@@ -239,6 +265,8 @@ async fn measure(common: &Common, args: &FanoutArgs) -> Result<FanoutReport, Str
             let _ = latency.add(&seen.latency);
         }
     }
+    let slow_consumers = slow.len();
+    let slow_consumers_cut = was_cut(slow).await;
     let subscribers = joined.load(Ordering::Relaxed);
     let expected = total * subscribers as u64;
     if let Some(server) = &mut server {
@@ -263,7 +291,30 @@ async fn measure(common: &Common, args: &FanoutArgs) -> Result<FanoutReport, Str
         deliveries_per_sec: delivered as f64 / window.as_secs_f64().max(1e-9),
         latency_us: Percentiles::of(&latency),
         server,
+        slow_consumers,
+        slow_consumers_cut,
     })
+}
+
+/// Reads what the slow consumers left unread: those whose stream ends with
+/// a close were cut off by the server.
+async fn was_cut(slow: Vec<Client>) -> usize {
+    let mut cut = 0;
+    for mut client in slow {
+        let drained = tokio::time::timeout(Duration::from_secs(30), async {
+            loop {
+                match client.next().await {
+                    Ok(Incoming::Closed) | Err(_) => return true,
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await;
+        if drained.unwrap_or(false) {
+            cut += 1;
+        }
+    }
+    cut
 }
 
 async fn subscribe(

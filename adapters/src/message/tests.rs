@@ -173,7 +173,9 @@ fn hostile_lengths_and_counts_from_the_broker_are_bounded() {
     // anything is reserved beyond what the input holds.
     let mut nested = vec![0x84, 0xa3, b'u', b'i', b'd', 0xa1, b'a'];
     nested.extend_from_slice(&[0xa3, b'n', b's', b'p', 0xa1, b'/']);
-    nested.extend_from_slice(&[0xa4, b't', b'y', b'p', b'e', 0x03, 0xa4, b'd', b'a', b't', b'a']);
+    nested.extend_from_slice(&[
+        0xa4, b't', b'y', b'p', b'e', 0x03, 0xa4, b'd', b'a', b't', b'a',
+    ]);
     let body = 1 << 20;
     for level in 0..64u32 {
         nested.push(0xdd);

@@ -8,9 +8,7 @@ use super::{
 use crate::namespace::WeakNamespace;
 use crate::presence::{PresenceEvent, PresenceTable};
 use crate::protocol::{Packet, PacketKind};
-use crate::recovery::{
-    LoggedPacket, RecoveredSession, RecoveryConfig, RecoveryLog, SessionState,
-};
+use crate::recovery::{LoggedPacket, RecoveredSession, RecoveryConfig, RecoveryLog, SessionState};
 use crate::sid::Sid;
 use crate::socket::{AckSink, Socket};
 use crate::value::Value;

@@ -86,6 +86,8 @@ struct State {
     ws_writing: bool,
     closed: Option<CloseReason>,
     awaiting_pong: bool,
+    /// Past its budget: being closed, nothing more is queued or counted.
+    overflowed: bool,
 }
 
 /// One Engine.IO session.
@@ -126,6 +128,7 @@ impl<H: EngineHandler> Session<H> {
                 ws_writing: false,
                 closed: None,
                 awaiting_pong: false,
+                overflowed: false,
             }),
             heartbeat: AtomicU32::new(0),
             last_packet_ms: AtomicU64::new(0),
@@ -165,6 +168,9 @@ impl<H: EngineHandler> Session<H> {
             if state.closed.is_some() {
                 return Push::Closed;
             }
+            if state.overflowed {
+                return Push::Overflow;
+            }
             if volatile && !state.writable() {
                 return Push::DroppedVolatile;
             }
@@ -174,6 +180,7 @@ impl<H: EngineHandler> Session<H> {
             let over_bytes = held > 0 && held + cost > config.max_client_buffer_bytes;
             if over_bytes || state.frames.len() + frames.len() > config.max_buffered_packets {
                 let queued = state.frames.len();
+                state.overflowed = true;
                 drop(state);
                 crate::refused!(
                     crate::limits::Refused::ClientBuffer,

@@ -2,7 +2,7 @@
 
 use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::net::IpAddr;
 use std::time::Instant;
 
@@ -90,9 +90,7 @@ impl AddressRates {
 
     /// Takes a token for `address`.
     pub fn take(&self, address: IpAddr) -> bool {
-        let mut h = self.hasher.build_hasher();
-        address.hash(&mut h);
-        let shard = &self.shards[(h.finish() as usize) % SHARDS];
+        let shard = &self.shards[(self.hasher.hash_one(address) as usize) % SHARDS];
         let now = Instant::now();
         let mut table = shard.lock();
         if table.len() >= SHARD_SOFT_CAP {
