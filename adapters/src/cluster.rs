@@ -240,7 +240,6 @@ async fn dispatch(shared: Weak<ClusterShared>, mut incoming: mpsc::Receiver<Deli
             Ok(message) => message,
             Err(e) => {
                 shared.skipped.fetch_add(1, Ordering::Relaxed);
-                metrics::counter!("switchyard_cluster_skipped_messages_total").increment(1);
                 if let Some(unreported) = MALFORMED.due() {
                     tracing::warn!(channel = %delivery.channel, error = %e, bytes = delivery.payload.len(), unreported, "skipping a malformed cluster message");
                 }
