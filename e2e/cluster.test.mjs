@@ -60,6 +60,30 @@ for (const { broker, name, args: extraArgs, membership } of SETUPS) {
       await Promise.all(nodes.map((n) => n.stop()));
     });
 
+    it("acknowledges a join once it is heard cluster-wide: 20 fresh rooms, nothing lost", async () => {
+      const members = [await open(0), await open(1), await open(2)];
+      for (let round = 0; round < 20; round++) {
+        const room = `fresh-${round}-${randomBytes(3).toString("hex")}`;
+        // Each member joins at once and waits for its ack: no settling time.
+        const joined = await Promise.all(members.map((m) => m.emitWithAck("join", room)));
+        assert.deepEqual(joined, [true, true, true]);
+        const got = members.map(() => []);
+        const listeners = members.map((m, i) => {
+          const listener = (n) => got[i].push(n);
+          m.on("msg", listener);
+          return listener;
+        });
+        for (let n = 0; n < 20; n++) {
+          members[1].emit("publish", { room, payload: n });
+          await new Promise((r) => setTimeout(r, 5));
+        }
+        for (let t = 0; got.some((g) => g.length < 20) && t < 100; t++) await new Promise((r) => setTimeout(r, 50));
+        members.forEach((m, i) => m.off("msg", listeners[i]));
+        const expected = Array.from({ length: 20 }, (_, n) => n);
+        got.forEach((g, i) => assert.deepEqual(g, expected, `round ${round}, member on node ${i}`));
+      }
+    });
+
     it("broadcasts to all, to a room and except a room, across nodes", async () => {
       const [a, b, c] = [await open(0), await open(1), await open(2)];
       await a.emitWithAck("join", "room");

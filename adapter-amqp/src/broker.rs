@@ -388,9 +388,9 @@ impl Broker for AmqpBroker {
                     exchange(&shared.config.prefix, channel.namespace()),
                     routing_key(channel),
                 );
-                if !topology.wanted.insert(binding.clone()) {
-                    continue;
-                }
+                // Bound again even if wanted already: a bind is idempotent,
+                // and a retry after a failed one must reach the broker.
+                topology.wanted.insert(binding.clone());
                 // While disconnected the binding waits for the reconnection.
                 if let Some(live) = &mut topology.live
                     && let Err(e) = bind(live, &binding).await

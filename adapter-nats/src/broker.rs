@@ -338,6 +338,7 @@ impl Broker for NatsBroker {
         let subscriptions = self.subscriptions.clone();
         Box::pin(async move {
             let mut subscriptions = subscriptions.lock().await;
+            let mut added = false;
             for subject in subjects {
                 if subscriptions.contains_key(&subject) {
                     continue;
@@ -349,6 +350,15 @@ impl Broker for NatsBroker {
                 let (stop, stopped) = oneshot::channel();
                 tokio::spawn(forward(subscriber, stopped, incoming.clone()));
                 subscriptions.insert(subject, stop);
+                added = true;
+            }
+            // The server has processed the SUBs once it answered a PING
+            // sent after them: only then is the subscription confirmed.
+            if added {
+                client
+                    .flush()
+                    .await
+                    .map_err(|e| BrokerError::Unavailable(e.to_string()))?;
             }
             Ok(())
         })

@@ -27,13 +27,12 @@ use switchyard_cluster::session_store::{
     decode_packet, decode_session, encode_packet, encode_session,
 };
 use switchyard_cluster::{BrokerCounters, BrokerError, SessionStore};
-use switchyard_core::Sid;
 use switchyard_core::limits::Refused;
 use switchyard_core::protocol::Packet;
 use switchyard_core::recovery::{
-    CLOCK_SKEW, LoggedPacket, RecoveredSession, Replay, SessionState, offset_in_window,
-    offset_millis,
+    CLOCK_SKEW, LoggedPacket, Replay, SessionState, Unrecoverable, offset_in_window, offset_millis,
 };
+use switchyard_core::{Room, Sid};
 use tokio::sync::mpsc;
 
 /// How long reading the packet stream may take.
@@ -138,24 +137,14 @@ impl SessionStore for NatsStore {
         });
     }
 
-    fn restore(
+    fn take(
         &self,
         ns: &SmolStr,
         pid: &Sid,
-        offset: &str,
-        keep: Duration,
-        max_bytes: usize,
-    ) -> BoxFuture<Result<Option<RecoveredSession>, BrokerError>> {
+    ) -> BoxFuture<Result<Option<SessionState>, BrokerError>> {
         let session_subject = self.names.session_subject(ns, pid);
-        let packets_subject = self.names.packets_subject(ns);
         let (jetstream, names) = (self.jetstream.clone(), self.names.clone());
-        let (ns, offset) = (ns.clone(), offset.to_owned());
         Box::pin(async move {
-            // Not an offset, or out of the window: nothing to ask.
-            let Some(made) = offset_millis(&offset).filter(|_| offset_in_window(&offset, keep))
-            else {
-                return Ok(None);
-            };
             let Ok(sessions) = jetstream.get_stream(names.sessions_stream()).await else {
                 return Ok(None);
             };
@@ -165,18 +154,38 @@ impl SessionStore for NatsStore {
             else {
                 return Ok(None);
             };
-            // Taken by deleting it: a second node restoring it fails here.
+            // Taken by deleting it: a second node taking it fails here.
             if !matches!(sessions.delete_message(message.sequence).await, Ok(true)) {
                 return Ok(None);
             }
-            let session = match decode_session(&message.payload) {
-                Ok(session) => session,
+            match decode_session(&message.payload) {
+                Ok(session) => Ok(Some(session)),
                 Err(e) => {
                     tracing::warn!(broker = "nats", error = %e, "a malformed session in JetStream: skipped");
-                    return Ok(None);
+                    Ok(None)
                 }
+            }
+        })
+    }
+
+    fn missed(
+        &self,
+        ns: &SmolStr,
+        offset: &str,
+        rooms: &[Room],
+        keep: Duration,
+        max_bytes: usize,
+    ) -> BoxFuture<Result<Result<Vec<Packet>, Unrecoverable>, BrokerError>> {
+        let packets_subject = self.names.packets_subject(ns);
+        let (jetstream, names) = (self.jetstream.clone(), self.names.clone());
+        let (ns, offset) = (ns.clone(), offset.to_owned());
+        let replay = Replay::new(rooms, max_bytes);
+        Box::pin(async move {
+            // Not an offset, or out of the window: nothing to ask.
+            let Some(made) = offset_millis(&offset).filter(|_| offset_in_window(&offset, keep))
+            else {
+                return Ok(Err(Unrecoverable::UnknownOffset));
             };
-            let replay = Replay::new(&session.rooms, max_bytes);
             let found = replay_after(
                 &jetstream,
                 &names,
@@ -188,14 +197,17 @@ impl SessionStore for NatsStore {
             )
             .await
             .map_err(BrokerError::Unavailable)?;
-            match found {
-                Found::Missed(missed) => Ok(Some(RecoveredSession { session, missed })),
-                Found::NotKept => Ok(None),
+            Ok(match found {
+                Found::Missed(missed) => Ok(missed),
+                Found::NotKept => Err(Unrecoverable::UnknownOffset),
                 Found::TooMuch => {
-                    switchyard_core::refused!(Refused::RecoveryReplay, sid = %session.sid, max = max_bytes, "too much missed to replay: not recovered");
-                    Ok(None)
+                    switchyard_core::refused!(
+                        Refused::RecoveryReplay,
+                        "too much missed to replay: not recovered"
+                    );
+                    Err(Unrecoverable::TooMuch)
                 }
-            }
+            })
         })
     }
 }

@@ -192,7 +192,12 @@ impl WireFormat for NodeFormat {
                 broadcast(ns, uid, packet_to_value(&packet), Value::Object(opts), to)
             }
             // Redis keeps recovery data itself: no node is asked.
-            Body::RestoreSession { .. } | Body::RestoreSessionResponse { .. } => return None,
+            Body::RestoreSession { .. }
+            | Body::RestoreSessionResponse { .. }
+            | Body::TakeSession { .. }
+            | Body::MissedSince { .. } => return None,
+            // Node's servers never answer a join: it is sent unconfirmed.
+            Body::SocketsJoinConfirmed { .. } | Body::JoinConfirmation { .. } => return None,
             Body::Broadcast {
                 packet,
                 opts,

@@ -29,12 +29,12 @@ use switchyard_cluster::session_store::{
     decode_packet, decode_session, encode_packet, encode_session,
 };
 use switchyard_cluster::{BrokerCounters, BrokerError, SessionStore};
-use switchyard_core::Sid;
 use switchyard_core::limits::Refused;
+use switchyard_core::protocol::Packet;
 use switchyard_core::recovery::{
-    CLOCK_SKEW, LoggedPacket, RecoveredSession, Replay, SessionState, offset_in_window,
-    offset_millis,
+    CLOCK_SKEW, LoggedPacket, Replay, SessionState, Unrecoverable, offset_in_window, offset_millis,
 };
+use switchyard_core::{Room, Sid};
 use tokio::sync::mpsc;
 
 /// Stream entries read per round trip after the offset.
@@ -110,25 +110,14 @@ impl SessionStore for RedisStore {
         });
     }
 
-    fn restore(
+    fn take(
         &self,
         ns: &SmolStr,
         pid: &Sid,
-        offset: &str,
-        keep: Duration,
-        max_bytes: usize,
-    ) -> BoxFuture<Result<Option<RecoveredSession>, BrokerError>> {
+    ) -> BoxFuture<Result<Option<SessionState>, BrokerError>> {
         let client = self.client.clone();
         let session_key = session_key(&self.prefix, ns, pid);
-        let stream = packets_key(&self.prefix, ns);
-        let (ns, offset) = (ns.clone(), offset.to_owned());
         Box::pin(async move {
-            let unavailable = |e: fred::error::Error| BrokerError::Unavailable(e.to_string());
-            // Not an offset, or out of the window: nothing to ask.
-            let Some(made) = offset_millis(&offset).filter(|_| offset_in_window(&offset, keep))
-            else {
-                return Ok(None);
-            };
             let taken: RedisValue = client
                 .custom(command("GETDEL"), vec![RedisValue::from(session_key)])
                 .await
@@ -136,68 +125,117 @@ impl SessionStore for RedisStore {
             let Some(bytes) = taken.into_bytes() else {
                 return Ok(None);
             };
-            let session = match decode_session(&bytes) {
-                Ok(session) => session,
+            match decode_session(&bytes) {
+                Ok(session) => Ok(Some(session)),
                 Err(e) => {
                     tracing::warn!(broker = "redis", error = %e, "a malformed session in Redis: skipped");
-                    return Ok(None);
-                }
-            };
-            let skew = millis(CLOCK_SKEW);
-            let located: RedisValue = client
-                .custom(
-                    CustomCommand::new_static("EVAL", ClusterHash::Offset(2), false),
-                    vec![
-                        RedisValue::from(LOCATE),
-                        RedisValue::from(1),
-                        RedisValue::from(stream.clone()),
-                        RedisValue::from(made.saturating_sub(skew).to_string()),
-                        RedisValue::from(made.saturating_add(skew).to_string()),
-                        RedisValue::from(offset.clone()),
-                    ],
-                )
-                .await
-                .map_err(unavailable)?;
-            let Some(id) = located.into_string() else {
-                return Ok(None);
-            };
-            let mut replay = Replay::new(&session.rooms, max_bytes);
-            let mut start = format!("({id}");
-            loop {
-                let page: RedisValue = client
-                    .custom(
-                        command("XRANGE"),
-                        vec![
-                            RedisValue::from(stream.clone()),
-                            RedisValue::from(start.clone()),
-                            RedisValue::from("+"),
-                            RedisValue::from("COUNT"),
-                            RedisValue::from(SCAN_BATCH as i64),
-                        ],
-                    )
-                    .await
-                    .map_err(unavailable)?;
-                let entries = entries(page);
-                let Some((last_id, _)) = entries.last() else {
-                    let missed = replay.finish();
-                    return Ok(Some(RecoveredSession { session, missed }));
-                };
-                start = format!("({last_id}");
-                for (_, payload) in &entries {
-                    let packet = match decode_packet(payload, &ns) {
-                        Ok(packet) => packet,
-                        Err(e) => {
-                            tracing::warn!(broker = "redis", error = %e, "a malformed packet in the recovery stream: skipped");
-                            continue;
-                        }
-                    };
-                    if replay.offer(&packet).is_err() {
-                        switchyard_core::refused!(Refused::RecoveryReplay, sid = %session.sid, max = max_bytes, "too much missed to replay: not recovered");
-                        return Ok(None);
-                    }
+                    Ok(None)
                 }
             }
         })
+    }
+
+    fn missed(
+        &self,
+        ns: &SmolStr,
+        offset: &str,
+        rooms: &[Room],
+        keep: Duration,
+        max_bytes: usize,
+    ) -> BoxFuture<Result<Result<Vec<Packet>, Unrecoverable>, BrokerError>> {
+        let client = self.client.clone();
+        let stream = packets_key(&self.prefix, ns);
+        let (ns, offset) = (ns.clone(), offset.to_owned());
+        let replay = Replay::new(rooms, max_bytes);
+        Box::pin(async move {
+            // Not an offset, or out of the window: nothing to ask.
+            let Some(made) = offset_millis(&offset).filter(|_| offset_in_window(&offset, keep))
+            else {
+                return Ok(Err(Unrecoverable::UnknownOffset));
+            };
+            let Some(id) = locate(&client, &stream, &offset, made).await? else {
+                return Ok(Err(Unrecoverable::UnknownOffset));
+            };
+            read_after(&client, &stream, &ns, &id, replay).await
+        })
+    }
+}
+
+fn unavailable(e: fred::error::Error) -> BrokerError {
+    BrokerError::Unavailable(e.to_string())
+}
+
+/// The stream id of the entry with this offset, looked for near its time
+/// inside Redis (one round trip).
+async fn locate(
+    client: &Client,
+    stream: &str,
+    offset: &str,
+    made_ms: u64,
+) -> Result<Option<String>, BrokerError> {
+    let skew = millis(CLOCK_SKEW);
+    let located: RedisValue = client
+        .custom(
+            CustomCommand::new_static("EVAL", ClusterHash::Offset(2), false),
+            vec![
+                RedisValue::from(LOCATE),
+                RedisValue::from(1),
+                RedisValue::from(stream.to_owned()),
+                RedisValue::from(made_ms.saturating_sub(skew).to_string()),
+                RedisValue::from(made_ms.saturating_add(skew).to_string()),
+                RedisValue::from(offset.to_owned()),
+            ],
+        )
+        .await
+        .map_err(unavailable)?;
+    Ok(located.into_string())
+}
+
+/// What the stream holds after the entry `id`, page by page, up to the
+/// replay's cap.
+async fn read_after(
+    client: &Client,
+    stream: &str,
+    ns: &SmolStr,
+    id: &str,
+    mut replay: Replay,
+) -> Result<Result<Vec<Packet>, Unrecoverable>, BrokerError> {
+    let mut start = format!("({id}");
+    loop {
+        let page: RedisValue = client
+            .custom(
+                command("XRANGE"),
+                vec![
+                    RedisValue::from(stream.to_owned()),
+                    RedisValue::from(start.clone()),
+                    RedisValue::from("+"),
+                    RedisValue::from("COUNT"),
+                    RedisValue::from(SCAN_BATCH as i64),
+                ],
+            )
+            .await
+            .map_err(unavailable)?;
+        let entries = entries(page);
+        let Some((last_id, _)) = entries.last() else {
+            return Ok(Ok(replay.finish()));
+        };
+        start = format!("({last_id}");
+        for (_, payload) in &entries {
+            let packet = match decode_packet(payload, ns) {
+                Ok(packet) => packet,
+                Err(e) => {
+                    tracing::warn!(broker = "redis", error = %e, "a malformed packet in the recovery stream: skipped");
+                    continue;
+                }
+            };
+            if let Err(too_much) = replay.offer(&packet) {
+                switchyard_core::refused!(
+                    Refused::RecoveryReplay,
+                    "too much missed to replay: not recovered"
+                );
+                return Ok(Err(too_much));
+            }
+        }
     }
 }
 

@@ -204,6 +204,13 @@ impl ClusterShared {
     }
 }
 
+/// Waits before trying a refused subscription again.
+const SUBSCRIBE_RETRIES: [Duration; 3] = [
+    Duration::from_millis(100),
+    Duration::from_millis(300),
+    Duration::from_millis(900),
+];
+
 /// Applies subscription changes one after the other, so that a quick
 /// join-leave-join of a room ends subscribed.
 async fn apply_subscriptions(
@@ -213,9 +220,17 @@ async fn apply_subscriptions(
     while let Some(change) = changes.recv().await {
         match change {
             SubscriptionChange::Subscribe(channels, done) => {
-                let result = broker.subscribe(channels.clone()).await;
+                let mut result = broker.subscribe(channels.clone()).await;
+                // A refused subscription is tried again a few times before
+                // the joins waiting for it hear it failed.
+                for wait in SUBSCRIBE_RETRIES {
+                    let Err(e) = &result else { break };
+                    tracing::warn!(broker = broker.kind(), error = %e, ?channels, retry_in_ms = wait.as_millis() as u64, "subscription failed: retrying");
+                    tokio::time::sleep(wait).await;
+                    result = broker.subscribe(channels.clone()).await;
+                }
                 if let Err(e) = &result {
-                    tracing::warn!(broker = broker.kind(), error = %e, ?channels, "subscription failed; the broker resubscribes when it reconnects");
+                    tracing::warn!(broker = broker.kind(), error = %e, ?channels, "subscription failed: the joins waiting for it report it; the broker resubscribes when it reconnects");
                 }
                 if let Some(done) = done {
                     let _ = done.send(result.is_ok());

@@ -11,7 +11,16 @@ use tokio::sync::mpsc;
 
 /// The shared medium of in-process brokers.
 #[derive(Clone, Default)]
-pub struct MemoryBus(Arc<Mutex<Vec<Member>>>);
+pub struct MemoryBus(Arc<Mutex<Vec<Member>>>, Arc<Faults>);
+
+/// Slow or failing subscriptions, as a loaded or failing broker has them.
+#[derive(Default)]
+struct Faults {
+    /// How long a subscription takes to take effect.
+    subscribe_delay: Mutex<std::time::Duration>,
+    /// Subscriptions to refuse before accepting again.
+    refuse_subscriptions: std::sync::atomic::AtomicUsize,
+}
 
 struct Member {
     id: usize,
@@ -83,6 +92,19 @@ impl MemoryBus {
         }
     }
 
+    /// Makes subscriptions take `delay` to take effect (and to be
+    /// confirmed), as a broker's bind under load does.
+    pub fn set_subscribe_delay(&self, delay: std::time::Duration) {
+        *self.1.subscribe_delay.lock() = delay;
+    }
+
+    /// Refuses the next `n` subscriptions.
+    pub fn refuse_subscriptions(&self, n: usize) {
+        self.1
+            .refuse_subscriptions
+            .store(n, std::sync::atomic::Ordering::Release);
+    }
+
     /// Sends raw bytes to every subscriber of `channel`, as a foreign or
     /// buggy publisher would.
     pub fn inject(&self, channel: &Channel, payload: Bytes) {
@@ -132,10 +154,30 @@ impl Broker for MemoryBroker {
         &self,
         channels: Vec<Channel>,
     ) -> BoxFuture<Result<(), crate::broker::BrokerError>> {
-        if let Some(member) = self.bus.0.lock().iter_mut().find(|m| m.id == self.id) {
-            member.subscriptions.extend(channels.iter().map(name));
+        use std::sync::atomic::Ordering;
+        let faults = &self.bus.1;
+        let refuse = faults
+            .refuse_subscriptions
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+            .is_ok();
+        if refuse {
+            return Box::pin(async {
+                Err(crate::broker::BrokerError::Refused(
+                    "subscription refused (test fault)".into(),
+                ))
+            });
         }
-        Box::pin(async { Ok(()) })
+        let delay = *faults.subscribe_delay.lock();
+        let (bus, id) = (self.bus.clone(), self.id);
+        Box::pin(async move {
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            if let Some(member) = bus.0.lock().iter_mut().find(|m| m.id == id) {
+                member.subscriptions.extend(channels.iter().map(name));
+            }
+            Ok(())
+        })
     }
 
     fn unsubscribe(

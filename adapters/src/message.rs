@@ -186,6 +186,45 @@ pub enum Body {
         /// `host:port`.
         address: String,
     },
+    /// Make sockets join rooms and confirm once the broker confirmed the
+    /// subscriptions it needed (type 4 with a request id).
+    SocketsJoinConfirmed {
+        /// Targeting.
+        opts: BroadcastOptions,
+        /// Rooms to join.
+        rooms: Vec<Room>,
+        /// The request.
+        request_id: RequestId,
+    },
+    /// A node's answer to [`Body::SocketsJoinConfirmed`] (type 23).
+    JoinConfirmation {
+        /// The request answered.
+        request_id: RequestId,
+        /// Why the node could not confirm, if it could not.
+        error: Option<String>,
+    },
+    /// Asks the node that keeps a session for it (type 24; recovery without
+    /// a shared session store). Answered with a `RestoreSessionResponse`
+    /// holding the session, or null.
+    TakeSession {
+        /// The private session id.
+        pid: SmolStr,
+        /// The request.
+        request_id: RequestId,
+    },
+    /// Asks the node that kept a session for the packets its socket missed
+    /// (type 25). Answered with a `RestoreSessionResponse` holding the
+    /// packets, or null when they cannot be given back.
+    MissedSince {
+        /// The private session id (the keeper stops keeping its rooms).
+        pid: SmolStr,
+        /// The client's last offset.
+        offset: SmolStr,
+        /// The socket's rooms.
+        rooms: Vec<Room>,
+        /// The request.
+        request_id: RequestId,
+    },
 }
 
 impl Body {
@@ -215,6 +254,10 @@ impl Body {
             Body::PresenceUpdate { .. } => 20,
             Body::PresenceSnapshot { .. } => 21,
             Body::NodeAddress { .. } => 22,
+            Body::SocketsJoinConfirmed { .. } => 4,
+            Body::JoinConfirmation { .. } => 23,
+            Body::TakeSession { .. } => 24,
+            Body::MissedSince { .. } => 25,
         }
     }
 
@@ -244,6 +287,10 @@ impl Body {
             Body::PresenceUpdate { .. } => "presence_update",
             Body::PresenceSnapshot { .. } => "presence_snapshot",
             Body::NodeAddress { .. } => "node_address",
+            Body::SocketsJoinConfirmed { .. } => "sockets_join",
+            Body::JoinConfirmation { .. } => "join_confirmation",
+            Body::TakeSession { .. } => "take_session",
+            Body::MissedSince { .. } => "missed_since",
         }
     }
 
@@ -256,6 +303,7 @@ impl Body {
             | Body::BroadcastAck { request_id, .. }
             | Body::SocketsResponse { request_id, .. }
             | Body::AllRoomsResponse { request_id, .. }
+            | Body::JoinConfirmation { request_id, .. }
             | Body::RestoreSessionResponse { request_id, .. } => Some(request_id),
             _ => None,
         }

@@ -1,10 +1,11 @@
-//! Where a broadcast goes: a room's channel, unless the room was just
-//! joined through a request from this node.
+//! Where an emitter's broadcast goes: a room's channel, unless the emitter
+//! just asked every node to join that room.
 //!
 //! Nodes subscribe to a room's channel when a request makes their sockets
-//! join it. A broadcast published on that channel before the subscription
-//! took effect would miss them, so for [`JOIN_SETTLE`] after asking every
-//! node to join a room, broadcasts to it go on the namespace channel, where
+//! join it. A node's own `sockets_join` waits for every node to confirm
+//! (see the adapter's `rooms` module); an emitter, which hears no answers,
+//! cannot. So for [`JOIN_SETTLE`] after an emitter asked every node to join
+//! a room, its broadcasts to that room go on the namespace channel, where
 //! they arrive after the request, in order.
 
 use crate::format::Destination;

@@ -173,6 +173,11 @@ impl Requests {
                     values.push(value);
                 }
             }
+            (Waiting::Gather { values, .. }, Body::JoinConfirmation { error, .. }) => {
+                if request.expected.answered(from) {
+                    values.push(error.map_or(Value::Null, Value::String));
+                }
+            }
             (Waiting::Acks(sink), Body::BroadcastClientCount { count, .. }) => {
                 if request.expected.answered(from) {
                     let _ = sink.send(AckEvent::ClientCount(count as usize));

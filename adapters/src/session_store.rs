@@ -16,9 +16,10 @@ use crate::message::{MessageError, packet_from_value, packet_to_value};
 use bytes::Bytes;
 use smol_str::SmolStr;
 use std::time::Duration;
-use switchyard_core::recovery::{LoggedPacket, RecoveredSession, SessionState};
+use switchyard_core::protocol::Packet;
+use switchyard_core::recovery::{LoggedPacket, RecoveredSession, SessionState, Unrecoverable};
 use switchyard_core::value::{Map, from_msgpack, to_msgpack};
-use switchyard_core::{Sid, Value, from_value, to_value};
+use switchyard_core::{Room, Sid, Value, from_value, to_value};
 
 /// Keeps lost sessions and recent packets for a limited time.
 pub trait SessionStore: Send + Sync + 'static {
@@ -29,20 +30,25 @@ pub trait SessionStore: Send + Sync + 'static {
     /// Keeps a session of namespace `ns` for `keep`. Never blocks.
     fn save(&self, ns: &SmolStr, session: &SessionState, keep: Duration);
 
-    /// Takes a session (it can be restored once) with the packets its
-    /// socket missed since `offset`; `None` when the session is unknown or
-    /// expired, the offset is no longer kept, or more than `max_bytes` was
-    /// missed. An unknown session or offset costs a bounded number of round
-    /// trips (offsets carry their time: see `recovery::offset_millis`), and
-    /// nothing beyond `max_bytes` of missed packets is held.
-    fn restore(
+    /// Takes a session (it can be taken once); `None` when it is unknown or
+    /// expired. Costs one round trip.
+    fn take(&self, ns: &SmolStr, pid: &Sid)
+    -> BoxFuture<Result<Option<SessionState>, BrokerError>>;
+
+    /// The packets sent after `offset` that a socket in `rooms` missed, at
+    /// most `max_bytes` of them; the inner error when the offset is not
+    /// kept (or not an offset) or more was missed. An unknown offset costs
+    /// a bounded number of round trips (offsets carry their time: see
+    /// `recovery::offset_millis`), and nothing beyond `max_bytes` of missed
+    /// packets is held.
+    fn missed(
         &self,
         ns: &SmolStr,
-        pid: &Sid,
         offset: &str,
+        rooms: &[Room],
         keep: Duration,
         max_bytes: usize,
-    ) -> BoxFuture<Result<Option<RecoveredSession>, BrokerError>>;
+    ) -> BoxFuture<Result<Result<Vec<Packet>, Unrecoverable>, BrokerError>>;
 }
 
 fn invalid(what: impl Into<String>) -> MessageError {
@@ -99,6 +105,32 @@ pub fn decode_session(bytes: &[u8]) -> Result<SessionState, MessageError> {
     let value =
         from_msgpack(&Bytes::copy_from_slice(bytes))?.ok_or_else(|| invalid("an empty session"))?;
     from_value(value).map_err(|e| invalid(format!("session: {e}")))
+}
+
+/// A session as a value (what a node answers a `TakeSession` with).
+pub fn session_value(session: &SessionState) -> Value {
+    to_value(session).unwrap_or(Value::Null)
+}
+
+/// Reads a session a node answered with.
+pub fn session_from(value: Value) -> Result<SessionState, MessageError> {
+    from_value(value).map_err(|e| invalid(format!("session: {e}")))
+}
+
+/// Missed packets as a value (what a node answers a `MissedSince` with).
+pub fn packets_value(packets: &[Packet]) -> Value {
+    Value::Array(packets.iter().map(packet_to_value).collect())
+}
+
+/// Reads the missed packets of namespace `ns` a node answered with.
+pub fn packets_from(value: Value, ns: &SmolStr) -> Result<Vec<Packet>, MessageError> {
+    let Value::Array(packets) = value else {
+        return Err(invalid("missed packets"));
+    };
+    packets
+        .into_iter()
+        .map(|p| packet_from_value(p, ns))
+        .collect()
 }
 
 /// A recovered session as a value: `{session, missed: [packet]}`.

@@ -43,7 +43,8 @@ mod timer;
 pub mod value;
 
 pub use adapter::{
-    Adapter, AdapterFactory, BroadcastFlags, BroadcastOptions, LocalAdapter, Room, SocketInfo,
+    Adapter, AdapterFactory, BroadcastFlags, BroadcastOptions, JoinFuture, LocalAdapter, Room,
+    SocketInfo,
 };
 pub use engine::{CorsConfig, EngineConfig, HttpLimits, RemoteAddr, Transports};
 pub use handler::{

@@ -278,8 +278,9 @@ impl Namespace {
         self.broadcast().fetch_sockets().await
     }
 
-    /// Makes every socket join rooms.
-    pub fn sockets_join(&self, rooms: impl IntoRooms) {
+    /// Makes every socket join rooms, on every node (see
+    /// [`BroadcastOperator::sockets_join`]).
+    pub fn sockets_join(&self, rooms: impl IntoRooms) -> crate::adapter::JoinFuture {
         self.broadcast().sockets_join(rooms)
     }
 
@@ -353,6 +354,15 @@ impl Namespace {
 
     pub(crate) fn remove_socket(&self, id: &Sid) {
         self.0.sockets.write().remove(id);
+    }
+
+    /// Removes a socket by id if it is this very socket (a recovered socket
+    /// that failed must not remove one that took its id meanwhile).
+    pub(crate) fn remove_socket_if(&self, id: &Sid, socket: &Socket) {
+        let mut sockets = self.0.sockets.write();
+        if sockets.get(id) == Some(socket) {
+            sockets.remove(id);
+        }
     }
 
     pub(crate) fn middlewares(&self) -> Vec<Arc<dyn Middleware>> {

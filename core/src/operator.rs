@@ -1,7 +1,9 @@
 //! Broadcast operators (`to`, `except`, `local`, `volatile`, `timeout`) and
 //! the sockets `fetch_sockets` returns.
 
-use crate::adapter::{AdapterError, BroadcastAckError, BroadcastOptions, Room, SocketInfo};
+use crate::adapter::{
+    AdapterError, BroadcastAckError, BroadcastOptions, JoinFuture, Room, SocketInfo,
+};
 use crate::handshake::Handshake;
 use crate::namespace::Namespace;
 use crate::protocol::Packet;
@@ -219,11 +221,13 @@ impl BroadcastOperator {
         Ok((sockets, partial.missing))
     }
 
-    /// Makes the selected sockets join rooms.
-    pub fn sockets_join(&self, rooms: impl IntoRooms) {
+    /// Makes the selected sockets join rooms, on every node. The returned
+    /// future resolves once every node confirmed (see [`JoinFuture`]);
+    /// dropping it does not undo the join.
+    pub fn sockets_join(&self, rooms: impl IntoRooms) -> JoinFuture {
         self.ns
             .adapter()
-            .add_sockets(&self.opts, &rooms.into_rooms());
+            .add_sockets(&self.opts, &rooms.into_rooms())
     }
 
     /// Makes the selected sockets leave rooms.
@@ -302,8 +306,8 @@ impl RemoteSocket {
         })
     }
 
-    /// Makes the socket join rooms.
-    pub fn join(&self, rooms: impl IntoRooms) {
+    /// Makes the socket join rooms (see [`BroadcastOperator::sockets_join`]).
+    pub fn join(&self, rooms: impl IntoRooms) -> JoinFuture {
         self.operator().sockets_join(rooms)
     }
 

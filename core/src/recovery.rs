@@ -272,6 +272,36 @@ impl RecoveryLog {
         self.inner.lock().sessions.remove(pid).map(|(_, s)| s)
     }
 
+    /// Takes a session (it can be taken once); `None` when it is unknown or
+    /// older than `keep`.
+    pub fn take(&self, pid: &str, keep: Duration) -> Option<SessionState> {
+        let (at, session) = self.inner.lock().sessions.remove(pid)?;
+        (at.elapsed() <= keep).then_some(session)
+    }
+
+    /// The packets after `offset` that a socket in `rooms` missed, at most
+    /// `max_bytes` of them; an error when the offset is not kept (too old)
+    /// or more was missed.
+    pub fn missed(
+        &self,
+        offset: &str,
+        rooms: &[Room],
+        keep: Duration,
+        max_bytes: usize,
+    ) -> Result<Vec<Packet>, Unrecoverable> {
+        if !offset_in_window(offset, keep) {
+            return Err(Unrecoverable::UnknownOffset);
+        }
+        let mut inner = self.inner.lock();
+        inner.prune(keep);
+        missed_after(
+            inner.packets.iter().map(|(_, p)| p),
+            offset,
+            rooms,
+            max_bytes,
+        )
+    }
+
     /// Takes a session and the packets its socket missed since `offset`
     /// (at most `max_bytes` of them). `None` when the session is unknown or
     /// expired, the offset too old, or more was missed (the session is then
@@ -283,14 +313,8 @@ impl RecoveryLog {
         keep: Duration,
         max_bytes: usize,
     ) -> Option<RecoveredSession> {
-        let mut inner = self.inner.lock();
-        inner.prune(keep);
-        let (at, session) = inner.sessions.remove(pid)?;
-        if at.elapsed() > keep || !offset_in_window(offset, keep) {
-            return None;
-        }
-        let packets = inner.packets.iter().map(|(_, p)| p);
-        match missed_after(packets, offset, &session.rooms, max_bytes) {
+        let session = self.take(pid, keep)?;
+        match self.missed(offset, &session.rooms, keep, max_bytes) {
             Ok(missed) => Some(RecoveredSession { session, missed }),
             Err(Unrecoverable::TooMuch) => {
                 crate::refused!(crate::limits::Refused::RecoveryReplay, sid = %session.sid, max = max_bytes, "too much missed to replay: not recovered");

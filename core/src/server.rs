@@ -218,7 +218,7 @@ impl SocketIo {
     pub fn new(config: ServerConfig) -> SocketIo {
         let connect_timeouts = FifoTimer::new(
             config.connect_timeout,
-            |session: Weak<ClientSession>| {
+            |session: Weak<ClientSession>, _| {
                 if let Some(session) = session.upgrade()
                     && !session.data.joined_once()
                     && !session.is_closed()
@@ -391,8 +391,8 @@ impl SocketIo {
         self.of("/").fetch_sockets().await
     }
 
-    /// Makes every socket of `/` join rooms.
-    pub fn sockets_join(&self, rooms: impl IntoRooms) {
+    /// Makes every socket of `/` join rooms, on every node.
+    pub fn sockets_join(&self, rooms: impl IntoRooms) -> crate::adapter::JoinFuture {
         self.of("/").sockets_join(rooms)
     }
 

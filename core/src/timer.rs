@@ -19,7 +19,7 @@ use tokio::time::Instant;
 pub(crate) struct FifoTimer<T: Send + 'static> {
     shared: Arc<Shared<T>>,
     delay: Duration,
-    fire: Arc<dyn Fn(T) + Send + Sync>,
+    fire: Arc<dyn Fn(T, Instant) + Send + Sync>,
     started: AtomicBool,
 }
 
@@ -30,8 +30,9 @@ struct Shared<T> {
 }
 
 impl<T: Send + 'static> FifoTimer<T> {
-    /// A timer calling `fire(item)` once `delay` has passed since `schedule`.
-    pub fn new(delay: Duration, fire: impl Fn(T) + Send + Sync + 'static) -> Self {
+    /// A timer calling `fire(item, deadline)` once `delay` has passed since
+    /// `schedule` (or since the start given to `schedule_from`).
+    pub fn new(delay: Duration, fire: impl Fn(T, Instant) + Send + Sync + 'static) -> Self {
         FifoTimer {
             shared: Arc::new(Shared {
                 queue: Mutex::new(VecDeque::new()),
@@ -46,11 +47,21 @@ impl<T: Send + 'static> FifoTimer<T> {
 
     /// Schedules `item` to fire after the timer's delay.
     pub fn schedule(&self, item: T) {
+        self.schedule_from(item, None);
+    }
+
+    /// Schedules `item` to fire the timer's delay after `start` (a deadline
+    /// measured from an earlier event, such as a ping's own deadline), or
+    /// after now. A deadline before one already queued fires with it.
+    pub fn schedule_from(&self, item: T, start: Option<Instant>) {
         self.start();
         let was_empty = {
             let mut queue = self.shared.queue.lock();
             // `now` is read under the lock so deadlines stay in queue order.
-            let at = Instant::now() + self.delay;
+            let mut at = start.unwrap_or_else(Instant::now) + self.delay;
+            if let Some((last, _)) = queue.back() {
+                at = at.max(*last);
+            }
             queue.push_back((at, item));
             queue.len() == 1
         };
@@ -77,14 +88,14 @@ impl<T: Send + 'static> FifoTimer<T> {
                         {
                             let mut queue = shared.queue.lock();
                             while queue.front().is_some_and(|(at, _)| *at <= now) {
-                                if let Some((_, item)) = queue.pop_front() {
-                                    due.push(item);
+                                if let Some(entry) = queue.pop_front() {
+                                    due.push(entry);
                                 }
                             }
                         }
                         // Callbacks run without the lock: they may schedule again.
-                        for item in due.drain(..) {
-                            fire(item);
+                        for (at, item) in due.drain(..) {
+                            fire(item, at);
                         }
                     }
                 }
@@ -110,7 +121,7 @@ mod tests {
         let fired = Arc::new(StdMutex::new(Vec::new()));
         let log = fired.clone();
         let start = Instant::now();
-        let timer = FifoTimer::new(Duration::from_millis(100), move |n: u32| {
+        let timer = FifoTimer::new(Duration::from_millis(100), move |n: u32, _| {
             log.lock().unwrap().push((n, start.elapsed().as_millis()));
         });
         timer.schedule(1);
@@ -120,5 +131,23 @@ mod tests {
         timer.schedule(3);
         tokio::time::sleep(Duration::from_millis(150)).await;
         assert_eq!(*fired.lock().unwrap(), vec![(1, 100), (2, 130), (3, 330)]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn deadlines_can_count_from_an_earlier_start() {
+        let fired = Arc::new(StdMutex::new(Vec::new()));
+        let log = fired.clone();
+        let start = Instant::now();
+        let timer = FifoTimer::new(Duration::from_millis(100), move |n: u32, at: Instant| {
+            log.lock().unwrap().push((n, (at - start).as_millis()));
+        });
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        timer.schedule_from(1, Some(start));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(
+            *fired.lock().unwrap(),
+            vec![(1, 100)],
+            "due 100 ms after the start, not after the call"
+        );
     }
 }

@@ -62,9 +62,9 @@ async fn broadcast_operators_target_the_right_sockets() {
         ns.socket(&sb).unwrap(),
         ns.socket(&sc).unwrap(),
     );
-    a_sock.join("r1").unwrap();
-    b_sock.join(["r1", "r2"]).unwrap();
-    c_sock.join(vec!["r2".to_string()]).unwrap();
+    a_sock.join("r1").await.unwrap();
+    b_sock.join(["r1", "r2"]).await.unwrap();
+    c_sock.join(vec!["r2".to_string()]).await.unwrap();
     assert_eq!(b_sock.rooms().len(), 3, "own room plus two");
 
     // Each step ends with a marker to all, so "nothing else arrived" is checked.
@@ -402,10 +402,10 @@ async fn middlewares_may_join_rooms_which_a_refusal_undoes() {
             .get("user")
             .and_then(Value::as_str)
             .map(str::to_owned);
-        socket.join("lobby").unwrap();
+        socket.join("lobby").await.unwrap();
         match user {
             Some(user) => {
-                socket.join(format!("user:{user}")).unwrap();
+                socket.join(format!("user:{user}")).await.unwrap();
                 Ok(())
             }
             None => Err(switchyard_core::ConnectError::new("who are you?")),

@@ -131,12 +131,15 @@ async fn joins_past_the_room_limits_are_refused() {
     let (_ws, sid) = sio_connect(addr, "").await;
     let socket = io.of("/").socket(&sid).unwrap();
     // Its own room is one of the three.
-    socket.join(["a", "b"]).unwrap();
-    socket.join("a").unwrap();
-    assert_eq!(socket.join("c"), Err(JoinError::TooManyRooms(3)));
-    assert_eq!(socket.join("much-too-long"), Err(JoinError::NameTooLong(8)));
+    socket.join(["a", "b"]).await.unwrap();
+    socket.join("a").await.unwrap();
+    assert_eq!(socket.join("c").await, Err(JoinError::TooManyRooms(3)));
+    assert_eq!(
+        socket.join("much-too-long").await,
+        Err(JoinError::NameTooLong(8))
+    );
     socket.leave("b");
-    socket.join("c").unwrap();
+    socket.join("c").await.unwrap();
     assert_eq!(socket.rooms().len(), 3);
 }
 

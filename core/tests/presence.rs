@@ -45,6 +45,7 @@ async fn server() -> (
             |socket: Socket, event: switchyard_core::Event| async move {
                 socket
                     .join(event.arg::<String>(0).unwrap_or_default())
+                    .await
                     .unwrap();
                 let _ = event.ack(&true);
             },

@@ -36,7 +36,7 @@ async fn event(ws: &mut Ws) -> Vec<Json> {
 fn start(io: &SocketIo) {
     io.on_connection(|socket: Socket| async move {
         if !socket.recovered() {
-            socket.join("news").unwrap();
+            socket.join("news").await.unwrap();
             socket.set_data(&json!({"name": "ann"})).unwrap();
         }
         let _ = socket.emit("welcome", &socket.recovered());

@@ -55,10 +55,12 @@ pub fn install(io: &SocketIo) {
             let _ = event.ack_args(args);
         });
         socket.on("join", |socket: Socket, event: Event| async move {
-            let joined = matches!(
-                event.arg::<String>(0).map(|room| socket.join(room)),
-                Ok(Ok(()))
-            );
+            // Acknowledged once the join takes effect cluster-wide: a
+            // broadcast sent after the ack reaches this socket.
+            let joined = match event.arg::<String>(0) {
+                Ok(room) => socket.join(room).await.is_ok(),
+                Err(_) => false,
+            };
             let _ = event.ack(&joined);
         });
         socket.on("leave", |socket: Socket, event: Event| async move {

@@ -57,7 +57,7 @@ pub fn install(io: &SocketIo) {
         };
         let _ = socket.set_data(&member);
         socket.set_user(member.name.as_str());
-        let _ = socket.join(LOBBY);
+        let _ = socket.join(LOBBY).await;
         let _ = socket.emit("welcome", &member);
         let _ = socket.emit("online", &online_names(socket.ns()));
         let _ = socket
@@ -82,7 +82,7 @@ pub fn install(io: &SocketIo) {
                     typing: false,
                 },
             );
-            if socket.join(room.as_str()).is_err() {
+            if socket.join(room.as_str()).await.is_err() {
                 let _ = event.ack(&false);
                 return;
             }

@@ -137,7 +137,9 @@ fn install_socket(socket: &Socket, reasons: Reasons, label: String) {
     });
     socket.on("join", |socket: Socket, event: Event| async move {
         // A refused join is counted and logged; the rooms tell the caller.
-        let _ = socket.join(event.arg::<Vec<String>>(0).unwrap_or_default());
+        let _ = socket
+            .join(event.arg::<Vec<String>>(0).unwrap_or_default())
+            .await;
         let _ = event.ack(&socket.rooms());
     });
     socket.on("leave", |socket: Socket, event: Event| async move {
@@ -188,8 +190,11 @@ fn install_socket(socket: &Socket, reasons: Reasons, label: String) {
         "sockets-join",
         |socket: Socket, mut event: Event| async move {
             let target = event.take_arg::<Target>(0).unwrap_or_default();
-            operator(&socket, target).sockets_join(event.arg::<String>(1).unwrap_or_default());
-            let _ = event.ack(&true);
+            // Acknowledged once every node confirmed.
+            let joined = operator(&socket, target)
+                .sockets_join(event.arg::<String>(1).unwrap_or_default())
+                .await;
+            let _ = event.ack(&joined.is_ok());
         },
     );
     socket.on(

@@ -69,12 +69,27 @@ impl AdapterInner {
                 offset,
                 request_id,
             } => self.answer_restore(&from, request_id, &pid, &offset),
+            Body::TakeSession { pid, request_id } => self.answer_take(&from, request_id, &pid),
+            Body::MissedSince {
+                pid,
+                offset,
+                rooms,
+                request_id,
+            } => self.answer_missed(&from, request_id, &pid, &offset, &rooms),
+            Body::SocketsJoinConfirmed {
+                opts,
+                rooms,
+                request_id,
+            } => self.answer_sockets_join(from.clone(), request_id, opts, rooms),
             Body::PresenceUpdate { user, count } => self.presence_update(&from, &user, count),
             Body::PresenceSnapshot { users } => self.presence_snapshot(&from, users),
             Body::NodeAddress { tag, address } => {
                 self.cluster.directory.announce(tag, address, from.clone())
             }
-            Body::SocketsJoin { opts, rooms } => self.local.add_sockets(&opts, &rooms),
+            Body::SocketsJoin { opts, rooms } => {
+                // Unconfirmed: nobody waits for it.
+                drop(self.local.add_sockets(&opts, &rooms));
+            }
             Body::SocketsLeave { opts, rooms } => self.local.del_sockets(&opts, &rooms),
             Body::DisconnectSockets { opts, close } => self.local.disconnect_sockets(&opts, close),
             Body::FetchSockets { opts, request_id } => {
@@ -136,6 +151,7 @@ impl AdapterInner {
             | Body::ServerSideEmitResponse { .. }
             | Body::BroadcastClientCount { .. }
             | Body::BroadcastAck { .. }
+            | Body::JoinConfirmation { .. }
             | Body::RestoreSessionResponse { .. }) => self.requests.respond(&from, body),
             // Answers to requests this node does not make.
             Body::SocketsResponse { .. } | Body::AllRoomsResponse { .. } => {}

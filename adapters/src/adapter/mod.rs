@@ -12,7 +12,6 @@ use crate::broker::{Channel, NodeId};
 use crate::cluster::{ClusterShared, random_id};
 use crate::format::{Destination, Membership};
 use crate::message::{Body, ClusterMessage, RequestId};
-use crate::recent_joins::RecentJoins;
 use crate::requests::{Expected, Requests};
 use parking_lot::Mutex;
 use smol_str::SmolStr;
@@ -20,12 +19,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+use switchyard_core::adapter::JoinFuture;
 use switchyard_core::adapter::{
     AckCollector, AckEvent, AdapterError, BoxFuture, BroadcastAckFuture, Partial, ServerSideAck,
 };
 use switchyard_core::presence::PresenceTable;
 use switchyard_core::protocol::Packet;
-use switchyard_core::recovery::{RecoveredSession, RecoveryConfig, SessionState};
+use switchyard_core::recovery::{RecoveryConfig, SessionState, Unrecoverable};
 use switchyard_core::{
     Adapter, BroadcastOptions, LocalAdapter, Room, Sid, SocketInfo, Value, WeakNamespace,
 };
@@ -35,6 +35,7 @@ mod incoming;
 mod membership;
 mod presence;
 mod recovery;
+mod rooms;
 
 use membership::heartbeat;
 
@@ -55,8 +56,10 @@ pub(crate) struct AdapterInner {
     heartbeat_channel: Channel,
     /// When this node last told where it listens.
     last_announce: Mutex<Instant>,
-    /// Rooms this node just asked every node to join.
-    recent_joins: RecentJoins,
+    /// Room subscriptions on their way, and the joins waiting for them.
+    pending_rooms: rooms::PendingRooms,
+    /// Set once the broker confirmed the namespace's own channels.
+    ready: tokio::sync::watch::Receiver<Option<Result<(), String>>>,
     /// Rooms held by sessions kept here for recovery, by private session id.
     pins: Mutex<HashMap<Sid, Vec<Room>>>,
     /// Nodes whose presence table arrived here at least once.
@@ -79,6 +82,7 @@ impl ClusterAdapter {
             .format
             .encode(&beat, Destination::Everyone)
             .map_or_else(|| Channel::Namespace(ns.clone()), |(channel, _)| channel);
+        let (ready_tx, ready) = tokio::sync::watch::channel(None);
         let inner = Arc::new(AdapterInner {
             heartbeat_channel,
             local: LocalAdapter::new(namespace.clone()),
@@ -88,7 +92,8 @@ impl ClusterAdapter {
             requests: Requests::default(),
             last_broadcast: Mutex::new(Instant::now()),
             last_announce: Mutex::new(Instant::now()),
-            recent_joins: RecentJoins::default(),
+            pending_rooms: rooms::PendingRooms::default(),
+            ready,
             pins: Mutex::new(HashMap::new()),
             presence_peers: Mutex::default(),
             closed: AtomicBool::new(false),
@@ -104,7 +109,12 @@ impl ClusterAdapter {
         let weak = Arc::downgrade(&inner);
         cluster.runtime.spawn(async move {
             // Announce ourselves once we can hear the answers.
-            let _ = confirmed.await;
+            let subscribed = matches!(confirmed.await, Ok(true));
+            let _ = ready_tx.send(Some(if subscribed {
+                Ok(())
+            } else {
+                Err("the broker refused the namespace's channels".into())
+            }));
             if let Some(inner) = weak.upgrade() {
                 inner.send(Destination::Everyone, Body::InitialHeartbeat);
                 inner.announce_address(true);
@@ -117,6 +127,15 @@ impl ClusterAdapter {
     /// The other nodes currently known (heartbeat membership).
     pub fn nodes(&self) -> Vec<NodeId> {
         self.0.nodes.lock().keys().cloned().collect()
+    }
+}
+
+/// Where a broadcast to `rooms` goes: a room's own channel when it targets
+/// exactly one room (only nodes with members there hear it), else everyone.
+pub(crate) fn room_destination(rooms: &[Room]) -> Destination<'_> {
+    match rooms {
+        [room] => Destination::Room(room),
+        _ => Destination::Everyone,
     }
 }
 
@@ -176,13 +195,8 @@ impl AdapterInner {
 }
 
 impl Adapter for ClusterAdapter {
-    fn add_all(&self, sid: &Sid, rooms: &[Room]) {
-        let created = self.0.local.add_all_tracked(sid, rooms);
-        if !created.is_empty() {
-            self.0
-                .cluster
-                .subscribe(self.0.room_channels(created), None);
-        }
+    fn add_all(&self, sid: &Sid, rooms: &[Room]) -> JoinFuture {
+        self.join_here(sid, rooms)
     }
 
     fn del(&self, sid: &Sid, room: &Room) {
@@ -218,8 +232,7 @@ impl Adapter for ClusterAdapter {
                 request_id: None,
             };
             // Only nodes with members in a room listen to its channel.
-            self.0
-                .send(self.0.recent_joins.destination(&opts.rooms), body);
+            self.0.send(room_destination(&opts.rooms), body);
         }
         self.0.local.broadcast(packet, opts);
     }
@@ -308,18 +321,8 @@ impl Adapter for ClusterAdapter {
         })
     }
 
-    fn add_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]) {
-        if !opts.flags.local {
-            self.0.recent_joins.joined(rooms);
-            self.0.send(
-                Destination::Everyone,
-                Body::SocketsJoin {
-                    opts: opts.clone(),
-                    rooms: rooms.to_vec(),
-                },
-            );
-        }
-        self.0.local.add_sockets(opts, rooms);
+    fn add_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]) -> JoinFuture {
+        self.0.sockets_join(opts, rooms)
     }
 
     fn del_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]) {
@@ -406,13 +409,18 @@ impl Adapter for ClusterAdapter {
         Sid::from(format!("{}.{}", Sid::random(), self.0.cluster.tag))
     }
 
-    fn restore_session(
+    fn take_session(&self, pid: Sid, recovery: RecoveryConfig) -> BoxFuture<Option<SessionState>> {
+        Box::pin(self.0.clone().take_session(pid, recovery))
+    }
+
+    fn missed_packets(
         &self,
         pid: Sid,
         offset: SmolStr,
+        rooms: Vec<Room>,
         recovery: RecoveryConfig,
-    ) -> BoxFuture<Option<RecoveredSession>> {
-        Box::pin(self.0.clone().restore_session(pid, offset, recovery))
+    ) -> BoxFuture<Result<Vec<Packet>, Unrecoverable>> {
+        Box::pin(self.0.clone().missed_packets(pid, offset, rooms, recovery))
     }
 
     fn server_count(&self) -> BoxFuture<usize> {

@@ -6,7 +6,9 @@
 //! died. Without one, every node keeps in memory the packets it delivered,
 //! and the node a socket was on keeps its session and stays subscribed to
 //! its rooms until the session is restored or expires; another node asks
-//! the cluster for the session. It is then lost if that node dies.
+//! that node (named in the private session id) for the session, then, once
+//! the socket rejoined its rooms here, for the packets it missed. It is
+//! then lost if that node dies.
 
 use super::AdapterInner;
 use crate::broker::NodeId;
@@ -14,13 +16,15 @@ use crate::cluster::random_id;
 use crate::format::{Destination, Membership};
 use crate::message::{Body, RequestId};
 use crate::requests::Expected;
-use crate::session_store::{recovered_from, recovered_value};
+use crate::session_store::{
+    packets_from, packets_value, recovered_value, session_from, session_value,
+};
 use smol_str::SmolStr;
 use std::sync::Arc;
 use std::time::Duration;
 use switchyard_core::protocol::Packet;
 use switchyard_core::recovery::{
-    LoggedPacket, RecoveredSession, RecoveryConfig, SessionState, offset_in_window,
+    LoggedPacket, RecoveryConfig, SessionState, Unrecoverable, offset_in_window,
 };
 use switchyard_core::{Adapter, BroadcastOptions, Room, Sid, Value};
 
@@ -47,7 +51,7 @@ impl AdapterInner {
                 opts: opts.clone(),
                 offset: offset.clone(),
             };
-            self.send(self.recent_joins.destination(&opts.rooms), body);
+            self.send(super::room_destination(&opts.rooms), body);
         }
         self.deliver_recoverable(packet, opts, offset, true);
     }
@@ -113,26 +117,8 @@ impl AdapterInner {
         self.cluster.unsubscribe(self.room_channels(free));
     }
 
-    /// Takes a session kept here, if any.
-    fn restore_here(
-        &self,
-        pid: &str,
-        offset: &str,
-        recovery: &RecoveryConfig,
-    ) -> Option<RecoveredSession> {
-        // Restored or not (its offset too old), the session is gone now.
-        let restored = self.local.recovery_log().restore(
-            pid,
-            offset,
-            recovery.max_disconnection_duration,
-            recovery.max_replay_bytes,
-        );
-        self.unpin(pid);
-        restored
-    }
-
     /// The live node that keeps a session, as its pid names it
-    /// (`<random>.<tag>`, see `new_pid`).
+    /// (`<random>.<tag>`, see `new_pid`); `None` for this node or none.
     fn keeper_of(&self, pid: &str) -> Option<NodeId> {
         let tag = switchyard_core::engine::tag_of(pid)?;
         if tag == self.cluster.tag.as_str() {
@@ -145,84 +131,202 @@ impl AdapterInner {
             .cloned()
     }
 
-    /// Restores a session from the store, from this node, or from the node
-    /// that keeps it: one request to that node, none when the pid names no
-    /// live node.
-    pub(super) async fn restore_session(
+    /// Sends one request to one node and waits for its answer (null when
+    /// it has none or does not answer in time).
+    async fn ask(&self, node: NodeId, body: impl FnOnce(RequestId) -> Body) -> Value {
+        let id = random_id();
+        let done = self.requests.gather(
+            id.clone(),
+            Expected::Nodes([node.clone()].into_iter().collect()),
+            Vec::new(),
+        );
+        self.send(Destination::Node(&node), body(id.clone()));
+        let _ = tokio::time::timeout(self.cluster.config.request_timeout, done).await;
+        self.requests
+            .finish(&id)
+            .values
+            .into_iter()
+            .next()
+            .unwrap_or(Value::Null)
+    }
+
+    /// Takes a kept session: from the store, from this node, or from the
+    /// node its pid names (one request; none when it names no live node).
+    pub(super) async fn take_session(
         self: Arc<Self>,
         pid: Sid,
-        offset: SmolStr,
         recovery: RecoveryConfig,
-    ) -> Option<RecoveredSession> {
+    ) -> Option<SessionState> {
+        let keep = recovery.max_disconnection_duration;
         if let Some(store) = &self.cluster.store {
-            let restored = store
-                .restore(
-                    &self.ns,
-                    &pid,
-                    &offset,
-                    recovery.max_disconnection_duration,
-                    recovery.max_replay_bytes,
-                )
-                .await;
-            return match restored {
-                Ok(restored) => restored,
+            return match store.take(&self.ns, &pid).await {
+                Ok(session) => session,
                 Err(e) => {
-                    tracing::warn!(ns = %self.ns, error = %e, "cannot restore a session from the store: the client starts afresh");
+                    tracing::warn!(ns = %self.ns, error = %e, "cannot take a session from the store: the client starts afresh");
                     None
                 }
             };
         }
-        if !offset_in_window(&offset, recovery.max_disconnection_duration) {
-            return None;
-        }
-        if let Some(restored) = self.restore_here(&pid, &offset, &recovery) {
-            return Some(restored);
+        if let Some(session) = self.local.recovery_log().take(&pid, keep) {
+            return Some(session);
         }
         if self.cluster.format.membership() != Membership::Heartbeat {
             return None;
         }
         let keeper = self.keeper_of(&pid)?;
-        let timeout = self.cluster.config.request_timeout;
-        let id = random_id();
-        let done = self.requests.gather(
-            id.clone(),
-            Expected::Nodes([keeper.clone()].into_iter().collect()),
-            Vec::new(),
-        );
-        self.send(
-            Destination::Node(&keeper),
-            Body::RestoreSession {
-                pid: SmolStr::new(pid.as_str()),
-                offset: offset.clone(),
-                request_id: id.clone(),
-            },
-        );
-        let _ = tokio::time::timeout(timeout, done).await;
-        let answers = self.requests.finish(&id).values;
-        let found = answers.into_iter().find(|a| !a.is_null())?;
-        match recovered_from(found, &self.ns) {
-            Ok(restored) => Some(restored),
+        let pid_text = SmolStr::new(pid.as_str());
+        let answer = self
+            .ask(keeper, |request_id| Body::TakeSession {
+                pid: pid_text,
+                request_id,
+            })
+            .await;
+        if answer.is_null() {
+            return None;
+        }
+        match session_from(answer) {
+            Ok(session) => Some(session),
             Err(e) => {
-                tracing::warn!(ns = %self.ns, error = %e, "a node answered a restore with a malformed session");
+                tracing::warn!(ns = %self.ns, error = %e, "a node answered with a malformed session");
                 None
             }
         }
     }
 
-    /// Another node asks for a session: give it up if it is kept here.
+    /// The packets a recovering socket missed: from the store, this node's
+    /// log, or the log of the node that kept its session.
+    pub(super) async fn missed_packets(
+        self: Arc<Self>,
+        pid: Sid,
+        offset: SmolStr,
+        rooms: Vec<Room>,
+        recovery: RecoveryConfig,
+    ) -> Result<Vec<Packet>, Unrecoverable> {
+        let keep = recovery.max_disconnection_duration;
+        if !offset_in_window(&offset, keep) {
+            return Err(Unrecoverable::UnknownOffset);
+        }
+        if let Some(store) = &self.cluster.store {
+            let missed = store
+                .missed(&self.ns, &offset, &rooms, keep, recovery.max_replay_bytes)
+                .await;
+            return match missed {
+                Ok(missed) => missed,
+                Err(e) => {
+                    tracing::warn!(ns = %self.ns, error = %e, "cannot read missed packets from the store: the client starts afresh");
+                    Err(Unrecoverable::UnknownOffset)
+                }
+            };
+        }
+        let Some(keeper) = self.keeper_of(&pid) else {
+            let missed = self.missed_here(&offset, &rooms, &recovery);
+            self.unpin(&pid);
+            return missed;
+        };
+        let pid_text = SmolStr::new(pid.as_str());
+        let answer = self
+            .ask(keeper, |request_id| Body::MissedSince {
+                pid: pid_text,
+                offset,
+                rooms,
+                request_id,
+            })
+            .await;
+        if answer.is_null() {
+            return Err(Unrecoverable::UnknownOffset);
+        }
+        packets_from(answer, &self.ns).map_err(|e| {
+            tracing::warn!(ns = %self.ns, error = %e, "a node answered with malformed packets");
+            Unrecoverable::UnknownOffset
+        })
+    }
+
+    fn missed_here(
+        &self,
+        offset: &str,
+        rooms: &[Room],
+        recovery: &RecoveryConfig,
+    ) -> Result<Vec<Packet>, Unrecoverable> {
+        let missed = self.local.recovery_log().missed(
+            offset,
+            rooms,
+            recovery.max_disconnection_duration,
+            recovery.max_replay_bytes,
+        );
+        if missed == Err(Unrecoverable::TooMuch) {
+            switchyard_core::refused!(switchyard_core::limits::Refused::RecoveryReplay, ns = %self.ns, max = recovery.max_replay_bytes, "too much missed to replay: not recovered");
+        }
+        missed
+    }
+
+    fn recovery(&self) -> Option<RecoveryConfig> {
+        self.namespace.upgrade().and_then(|ns| ns.recovery())
+    }
+
+    /// Another node takes a session kept here.
+    pub(super) fn answer_take(&self, from: &NodeId, request_id: RequestId, pid: &str) {
+        let session = self
+            .recovery()
+            .and_then(|r| {
+                self.local
+                    .recovery_log()
+                    .take(pid, r.max_disconnection_duration)
+            })
+            .map_or(Value::Null, |s| session_value(&s));
+        self.send(
+            Destination::Node(from),
+            Body::RestoreSessionResponse {
+                request_id,
+                session,
+            },
+        );
+    }
+
+    /// Another node asks what a socket whose session was kept here missed;
+    /// the session's rooms need no subscription here any more.
+    pub(super) fn answer_missed(
+        &self,
+        from: &NodeId,
+        request_id: RequestId,
+        pid: &str,
+        offset: &str,
+        rooms: &[Room],
+    ) {
+        let missed = self
+            .recovery()
+            .ok_or(Unrecoverable::UnknownOffset)
+            .and_then(|r| self.missed_here(offset, rooms, &r));
+        self.unpin(pid);
+        self.send(
+            Destination::Node(from),
+            Body::RestoreSessionResponse {
+                request_id,
+                session: missed.map_or(Value::Null, |p| packets_value(&p)),
+            },
+        );
+    }
+
+    /// A node of the previous version asks for a session and its missed
+    /// packets in one request (type 18): give both up if kept here.
     pub(super) fn answer_restore(
         &self,
-        from: &crate::NodeId,
+        from: &NodeId,
         request_id: RequestId,
         pid: &str,
         offset: &str,
     ) {
         let session = self
-            .namespace
-            .upgrade()
-            .and_then(|ns| ns.recovery())
-            .and_then(|recovery| self.restore_here(pid, offset, &recovery))
+            .recovery()
+            .and_then(|r| {
+                self.local.recovery_log().restore(
+                    pid,
+                    offset,
+                    r.max_disconnection_duration,
+                    r.max_replay_bytes,
+                )
+            })
             .map_or(Value::Null, |restored| recovered_value(&restored));
+        self.unpin(pid);
         self.send(
             Destination::Node(from),
             Body::RestoreSessionResponse {

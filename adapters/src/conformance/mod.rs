@@ -152,7 +152,7 @@ fn install_handlers(io: &SocketIo) {
     io.on_connection(|socket: Socket| async move {
         socket.on("join", |socket: Socket, event: Event| async move {
             let joined = socket.join(event.arg::<String>(0).unwrap_or_default());
-            let _ = event.ack(&joined.is_ok());
+            let _ = event.ack(&joined.await.is_ok());
         });
     });
     io.of("/").on_server_event(
@@ -174,7 +174,7 @@ pub async fn client(node: &Node, rooms: &[&str]) -> TestClient {
         .socket(&client.sid)
         .expect("socket on its node");
     for room in rooms {
-        socket.join(*room).expect("a room within the limits");
+        socket.join(*room).await.expect("a room within the limits");
     }
     client
 }
@@ -185,11 +185,13 @@ pub(crate) async fn settle() {
 }
 
 mod forwarding;
+mod joins;
 mod presence;
 mod recovery;
 mod scenarios;
 
 pub use forwarding::*;
+pub use joins::*;
 pub use presence::*;
 pub use recovery::*;
 pub use scenarios::*;
@@ -226,6 +228,8 @@ macro_rules! conformance_tests {
             sessions_recover_on_another_node,
             sessions_survive_their_node_with_a_store,
             made_up_recovery_ids_cost_one_request_at_most,
+            a_join_is_heard_cluster_wide_once_it_resolves,
+            sockets_join_resolves_once_every_node_confirmed,
             presence_is_cluster_wide,
             sessions_are_served_through_any_node
         );

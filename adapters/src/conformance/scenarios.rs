@@ -133,6 +133,7 @@ pub async fn fetch_sockets_across_nodes(connect: &Connect) {
         .socket(&a.sid)
         .unwrap()
         .join("team")
+        .await
         .unwrap();
     nodes[1]
         .io
@@ -355,7 +356,7 @@ pub async fn room_subscriptions_follow_membership(connect: &Connect) {
     let nodes = start_nodes(connect, 2).await;
     let mut b = client(&nodes[1], &[]).await;
     let socket = nodes[1].io.of("/").socket(&b.sid).unwrap();
-    socket.join("later").unwrap();
+    socket.join("later").await.unwrap();
     settle().await;
     nodes[0].io.to("later").emit("in", &1).unwrap();
     assert_eq!(b.expect("in").await, vec![json!(1)]);
@@ -363,7 +364,7 @@ pub async fn room_subscriptions_follow_membership(connect: &Connect) {
     settle().await;
     nodes[0].io.to("later").emit("in", &2).unwrap();
     b.expect_nothing(Duration::from_millis(300)).await;
-    socket.join("later").unwrap();
+    socket.join("later").await.unwrap();
     settle().await;
     nodes[0].io.to("later").emit("in", &3).unwrap();
     assert_eq!(b.expect("in").await, vec![json!(3)]);

@@ -13,6 +13,8 @@ fn invalid(what: impl Into<String>) -> MessageError {
 struct OptsRooms {
     opts: BroadcastOptions,
     rooms: Vec<Room>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    request_id: Option<RequestId>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -154,7 +156,47 @@ impl ClusterMessage {
                 value(to_value(&OptsRooms {
                     opts: opts.clone(),
                     rooms: rooms.clone(),
+                    request_id: None,
                 }))
+            }
+            Body::SocketsJoinConfirmed {
+                opts,
+                rooms,
+                request_id,
+            } => value(to_value(&OptsRooms {
+                opts: opts.clone(),
+                rooms: rooms.clone(),
+                request_id: Some(request_id.clone()),
+            })),
+            Body::JoinConfirmation { request_id, error } => {
+                let mut map = Map::new();
+                map.insert("requestId".into(), Value::from(request_id.as_str()));
+                if let Some(error) = error {
+                    map.insert("error".into(), Value::from(error.as_str()));
+                }
+                Some(Value::Object(map))
+            }
+            Body::TakeSession { pid, request_id } => {
+                let mut map = Map::new();
+                map.insert("pid".into(), Value::from(pid.as_str()));
+                map.insert("requestId".into(), Value::from(request_id.as_str()));
+                Some(Value::Object(map))
+            }
+            Body::MissedSince {
+                pid,
+                offset,
+                rooms,
+                request_id,
+            } => {
+                let mut map = Map::new();
+                map.insert("pid".into(), Value::from(pid.as_str()));
+                map.insert("offset".into(), Value::from(offset.as_str()));
+                map.insert(
+                    "rooms".into(),
+                    Value::Array(rooms.iter().map(|r| Value::from(r.as_str())).collect()),
+                );
+                map.insert("requestId".into(), Value::from(request_id.as_str()));
+                Some(Value::Object(map))
             }
             Body::DisconnectSockets { opts, close } => value(to_value(&OptsClose {
                 opts: opts.clone(),
@@ -274,11 +316,19 @@ impl ClusterMessage {
                 }
             }
             4 | 5 => {
-                let OptsRooms { opts, rooms } = from_value(data).map_err(parse("rooms"))?;
-                if type_code == 4 {
-                    Body::SocketsJoin { opts, rooms }
-                } else {
-                    Body::SocketsLeave { opts, rooms }
+                let OptsRooms {
+                    opts,
+                    rooms,
+                    request_id,
+                } = from_value(data).map_err(parse("rooms"))?;
+                match (type_code, request_id) {
+                    (4, Some(request_id)) => Body::SocketsJoinConfirmed {
+                        opts,
+                        rooms,
+                        request_id,
+                    },
+                    (4, None) => Body::SocketsJoin { opts, rooms },
+                    _ => Body::SocketsLeave { opts, rooms },
                 }
             }
             6 => {
@@ -433,6 +483,48 @@ impl ClusterMessage {
                 Body::NodeAddress {
                     tag: SmolStr::new(tag),
                     address: address.to_owned(),
+                }
+            }
+            23 => {
+                let Some(request_id) = data.get("requestId").and_then(Value::as_str) else {
+                    return Err(invalid("join confirmation"));
+                };
+                Body::JoinConfirmation {
+                    request_id: RequestId::from(request_id),
+                    error: data.get("error").and_then(Value::as_str).map(str::to_owned),
+                }
+            }
+            24 => {
+                let text = |key: &str| match data.get(key) {
+                    Some(Value::String(s)) => Ok(SmolStr::new(s)),
+                    _ => Err(invalid(format!("take session {key}"))),
+                };
+                Body::TakeSession {
+                    pid: text("pid")?,
+                    request_id: text("requestId")?,
+                }
+            }
+            25 => {
+                let text = |key: &str| match data.get(key) {
+                    Some(Value::String(s)) => Ok(SmolStr::new(s)),
+                    _ => Err(invalid(format!("missed since {key}"))),
+                };
+                let rooms = match data.get("rooms") {
+                    Some(Value::Array(rooms)) => rooms
+                        .iter()
+                        .map(|r| {
+                            r.as_str()
+                                .map(Room::new)
+                                .ok_or_else(|| invalid("missed since rooms"))
+                        })
+                        .collect::<Result<_, _>>()?,
+                    _ => return Err(invalid("missed since rooms")),
+                };
+                Body::MissedSince {
+                    pid: text("pid")?,
+                    offset: text("offset")?,
+                    rooms,
+                    request_id: text("requestId")?,
                 }
             }
             other => return Err(MessageError::UnknownType(other)),

@@ -3,12 +3,13 @@
 
 use super::ack::{AckCollector, AckEvent, BroadcastAckFuture};
 use super::{
-    Adapter, AdapterError, BoxFuture, BroadcastOptions, Partial, Room, ServerSideAck, SocketInfo,
+    Adapter, AdapterError, BoxFuture, BroadcastOptions, JoinFuture, Partial, Room, ServerSideAck,
+    SocketInfo,
 };
 use crate::namespace::WeakNamespace;
 use crate::presence::{PresenceEvent, PresenceTable};
 use crate::protocol::{Packet, PacketKind};
-use crate::recovery::{LoggedPacket, RecoveredSession, RecoveryConfig, RecoveryLog, SessionState};
+use crate::recovery::{LoggedPacket, RecoveryConfig, RecoveryLog, SessionState, Unrecoverable};
 use crate::sid::Sid;
 use crate::socket::{AckSink, Socket};
 use crate::value::Value;
@@ -112,7 +113,7 @@ impl LocalAdapter {
         let mut count = 0;
         self.for_each_target(opts, |socket| {
             socket.register_ack(id, AckSink::Broadcast(sink.clone()));
-            if socket.push(&encoded, opts.flags.volatile) {
+            if socket.deliver(&encoded, opts.flags.volatile, &packet) {
                 count += 1;
             }
         });
@@ -216,8 +217,9 @@ impl LocalAdapter {
 }
 
 impl Adapter for LocalAdapter {
-    fn add_all(&self, sid: &Sid, rooms: &[Room]) {
+    fn add_all(&self, sid: &Sid, rooms: &[Room]) -> JoinFuture {
         self.add_all_tracked(sid, rooms);
+        JoinFuture::ready()
     }
 
     fn del(&self, sid: &Sid, room: &Room) {
@@ -249,7 +251,7 @@ impl Adapter for LocalAdapter {
             return;
         };
         self.for_each_target(opts, |socket| {
-            socket.push(&encoded, opts.flags.volatile);
+            socket.deliver(&encoded, opts.flags.volatile, &packet);
         });
     }
 
@@ -274,11 +276,17 @@ impl Adapter for LocalAdapter {
         Box::pin(async move { Ok(Partial { items, missing: 0 }) })
     }
 
-    fn add_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]) {
+    fn add_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]) -> JoinFuture {
+        let mut all = JoinFuture::ready();
         for socket in self.targets(opts) {
-            // A refusal is counted and logged by `join`.
-            let _ = socket.join(rooms.to_vec());
+            // A refusal by a socket's limits is counted and logged by `join`;
+            // the others still join.
+            let joined = socket.join(rooms.to_vec());
+            if joined.is_applied() {
+                all = all.and(joined);
+            }
         }
+        all
     }
 
     fn del_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]) {
@@ -343,19 +351,25 @@ impl Adapter for LocalAdapter {
         self.log.persist(session, keep);
     }
 
-    fn restore_session(
+    fn take_session(&self, pid: Sid, recovery: RecoveryConfig) -> BoxFuture<Option<SessionState>> {
+        let session = self.log.take(&pid, recovery.max_disconnection_duration);
+        Box::pin(async move { session })
+    }
+
+    fn missed_packets(
         &self,
-        pid: Sid,
+        _pid: Sid,
         offset: SmolStr,
+        rooms: Vec<Room>,
         recovery: RecoveryConfig,
-    ) -> BoxFuture<Option<RecoveredSession>> {
-        let restored = self.log.restore(
-            &pid,
+    ) -> BoxFuture<Result<Vec<Packet>, Unrecoverable>> {
+        let missed = self.log.missed(
             &offset,
+            &rooms,
             recovery.max_disconnection_duration,
             recovery.max_replay_bytes,
         );
-        Box::pin(async move { restored })
+        Box::pin(async move { missed })
     }
 
     fn close(&self) -> BoxFuture<()> {

@@ -7,16 +7,18 @@
 //! which deliver locally through it and forward to other nodes.
 
 mod ack;
+mod join;
 mod local;
 
 pub use ack::{AckCollector, AckEvent, BroadcastAckError, BroadcastAckFuture};
+pub use join::{JoinError, JoinFuture};
 pub use local::LocalAdapter;
 
 use crate::handshake::Handshake;
 use crate::namespace::WeakNamespace;
 use crate::presence::PresenceTable;
 use crate::protocol::Packet;
-use crate::recovery::{RecoveredSession, RecoveryConfig, SessionState};
+use crate::recovery::{RecoveryConfig, SessionState, Unrecoverable};
 use crate::sid::Sid;
 use crate::value::Value;
 use serde::{Deserialize, Serialize};
@@ -137,8 +139,9 @@ pub type ServerSideAck = Value;
 
 /// Rooms and cross-node operations of one namespace.
 pub trait Adapter: Send + Sync + 'static {
-    /// Adds a local socket to rooms.
-    fn add_all(&self, sid: &Sid, rooms: &[Room]);
+    /// Adds a local socket to rooms, at once; the future resolves once the
+    /// join takes effect cluster-wide (see [`JoinFuture`]).
+    fn add_all(&self, sid: &Sid, rooms: &[Room]) -> JoinFuture;
     /// Removes a local socket from a room.
     fn del(&self, sid: &Sid, room: &Room);
     /// Removes a local socket from every room.
@@ -168,8 +171,9 @@ pub trait Adapter: Send + Sync + 'static {
         opts: &BroadcastOptions,
     ) -> BoxFuture<Result<Partial<Vec<SocketInfo>>, AdapterError>>;
 
-    /// Makes the targeted sockets join rooms, on every node.
-    fn add_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]);
+    /// Makes the targeted sockets join rooms, on every node; the future
+    /// resolves once every node confirmed its part (or the request timed out).
+    fn add_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]) -> JoinFuture;
     /// Makes the targeted sockets leave rooms, on every node.
     fn del_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]);
     /// Disconnects the targeted sockets, on every node; `close` also closes
@@ -222,18 +226,29 @@ pub trait Adapter: Send + Sync + 'static {
         Sid::random()
     }
 
-    /// Connection state recovery: takes a kept session and the packets its
-    /// socket missed since `offset` (at most `recovery.max_replay_bytes`);
-    /// `None` if it cannot be recovered. An unknown pid or offset costs a
-    /// bounded number of broker round trips and bounded memory.
-    fn restore_session(
+    /// Connection state recovery: takes a kept session (it can be taken
+    /// once); `None` if it is unknown or expired. An unknown pid costs at
+    /// most one broker round trip (or one request to the node it names).
+    fn take_session(&self, pid: Sid, recovery: RecoveryConfig) -> BoxFuture<Option<SessionState>> {
+        let _ = (pid, recovery);
+        Box::pin(async { None })
+    }
+
+    /// Connection state recovery: the packets a socket in `rooms` missed
+    /// since `offset` (at most `recovery.max_replay_bytes`), read after the
+    /// socket rejoined its rooms, so that nothing published meanwhile falls
+    /// between this list and live delivery. `pid` names the node that kept
+    /// the session. An unknown offset costs a bounded number of round trips
+    /// and bounded memory.
+    fn missed_packets(
         &self,
         pid: Sid,
         offset: SmolStr,
+        rooms: Vec<Room>,
         recovery: RecoveryConfig,
-    ) -> BoxFuture<Option<RecoveredSession>> {
-        let _ = (pid, offset, recovery);
-        Box::pin(async { None })
+    ) -> BoxFuture<Result<Vec<Packet>, Unrecoverable>> {
+        let _ = (pid, offset, rooms, recovery);
+        Box::pin(async { Err(Unrecoverable::UnknownOffset) })
     }
 
     /// Leaves the cluster.

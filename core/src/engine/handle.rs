@@ -61,7 +61,11 @@ impl<H: EngineHandler> Engine<H> {
         };
 
         if let Some(sid) = query_param(&query, "sid") {
-            let Some(session) = self.inner.get(sid) else {
+            let session = self
+                .inner
+                .get(sid)
+                .filter(|session| !session.close_if_pong_overdue());
+            let Some(session) = session else {
                 if let Some(owner) = self.owner_of(sid, req.headers()) {
                     self.inner
                         .forwarded

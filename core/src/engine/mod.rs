@@ -129,19 +129,23 @@ pub(crate) struct EngineInner<H: EngineHandler> {
 impl<H: EngineHandler> Engine<H> {
     /// A new engine serving `handler`.
     pub fn new(config: EngineConfig, handler: H) -> Self {
+        // The pong deadline counts from the ping's own deadline, not from
+        // when the timer task got to it, as Node's timers do.
         let pings = FifoTimer::new(
             config.ping_interval,
-            |(session, generation): HeartbeatItem<H>| {
+            |(session, generation): HeartbeatItem<H>, due: tokio::time::Instant| {
                 if let Some(s) = session.upgrade()
-                    && s.send_ping(generation)
+                    && s.send_ping(generation, due.into_std())
                 {
-                    s.engine.pong_timeouts.schedule((session, generation));
+                    s.engine
+                        .pong_timeouts
+                        .schedule_from((session, generation), Some(due));
                 }
             },
         );
         let pong_timeouts = FifoTimer::new(
             config.ping_timeout,
-            |(session, generation): HeartbeatItem<H>| {
+            |(session, generation): HeartbeatItem<H>, _| {
                 if let Some(s) = session.upgrade()
                     && s.ping_timed_out(generation)
                 {
@@ -211,6 +215,11 @@ impl<H: EngineHandler> EngineInner<H> {
         session::millis_since(self.epoch)
     }
 
+    /// An instant as milliseconds since the engine started.
+    pub(crate) fn millis_at(&self, at: Instant) -> u64 {
+        at.saturating_duration_since(self.epoch).as_millis() as u64
+    }
+
     pub(crate) fn insert(&self, session: Arc<Session<H>>) {
         self.sessions.write().insert(session.sid().clone(), session);
     }
@@ -233,7 +242,11 @@ impl<H: EngineHandler> EngineInner<H> {
         });
     }
 
+    /// Schedules the next ping of a session, and with it the deadline of its
+    /// pong: the ping interval then the ping timeout from now.
     pub(crate) fn schedule_ping(&self, session: &Arc<Session<H>>, generation: u32) {
+        let heartbeat = self.config.ping_interval + self.config.ping_timeout;
+        session.set_pong_deadline(self.millis().saturating_add(heartbeat.as_millis() as u64));
         self.pings.schedule((Arc::downgrade(session), generation));
     }
 }

@@ -101,6 +101,9 @@ pub struct Session<H: EngineHandler> {
     heartbeat: AtomicU32,
     /// When the client last sent anything, in ms since `engine.epoch`.
     last_packet_ms: AtomicU64,
+    /// When the pong for the last ping is due, in ms since `engine.epoch`
+    /// (0: no ping waits for its pong).
+    pong_deadline_ms: AtomicU64,
     pub(crate) engine: Arc<EngineInner<H>>,
 }
 
@@ -132,6 +135,7 @@ impl<H: EngineHandler> Session<H> {
             }),
             heartbeat: AtomicU32::new(0),
             last_packet_ms: AtomicU64::new(0),
+            pong_deadline_ms: AtomicU64::new(0),
             engine,
         }
     }
@@ -273,8 +277,9 @@ impl<H: EngineHandler> Session<H> {
         self.heartbeat.load(Ordering::Acquire)
     }
 
-    /// The ping interval for generation `generation` has passed: ping.
-    pub(crate) fn send_ping(self: &Arc<Self>, generation: u32) -> bool {
+    /// The ping interval for generation `generation` has passed (it was due
+    /// at `due`): ping. The pong is due the ping timeout after `due`.
+    pub(crate) fn send_ping(self: &Arc<Self>, generation: u32, due: Instant) -> bool {
         if generation != self.heartbeat_generation() {
             return false;
         }
@@ -285,6 +290,8 @@ impl<H: EngineHandler> Session<H> {
             }
             state.awaiting_pong = true;
         }
+        let timeout = self.engine.config.ping_timeout.as_millis() as u64;
+        self.set_pong_deadline(self.engine.millis_at(due).saturating_add(timeout));
         self.push(&[PING], false) == Push::Queued
     }
 
@@ -294,16 +301,46 @@ impl<H: EngineHandler> Session<H> {
         if generation != self.heartbeat_generation() || !self.state.lock().awaiting_pong {
             return false;
         }
-        let quiet_ms = self
-            .engine
-            .millis()
-            .saturating_sub(self.last_packet_ms.load(Ordering::Relaxed));
-        // A client still sending data is alive even if its pong is late.
-        if u128::from(quiet_ms) < self.engine.config.ping_timeout.as_millis() {
+        if !self.pong_overdue(self.engine.millis().max(self.pong_deadline())) {
             return true;
         }
         tracing::debug!(sid = %self.sid, "ping timeout");
         self.close(CloseReason::PingTimeout);
+        false
+    }
+
+    fn pong_deadline(&self) -> u64 {
+        self.pong_deadline_ms.load(Ordering::Acquire)
+    }
+
+    /// Sets when the next pong is due (set with the ping's schedule, so a
+    /// late timer task cannot push it back).
+    pub(crate) fn set_pong_deadline(&self, deadline_ms: u64) {
+        self.pong_deadline_ms
+            .store(deadline_ms.max(1), Ordering::Release);
+    }
+
+    /// Whether, at `now_ms`, the pong is overdue: its deadline passed
+    /// without one, and the client has been quiet for the ping timeout (a
+    /// client still sending data is alive even if its pong is late).
+    fn pong_overdue(&self, now_ms: u64) -> bool {
+        let deadline = self.pong_deadline();
+        if deadline == 0 || now_ms < deadline {
+            return false;
+        }
+        let quiet_ms = now_ms.saturating_sub(self.last_packet_ms.load(Ordering::Relaxed));
+        u128::from(quiet_ms) >= self.engine.config.ping_timeout.as_millis()
+    }
+
+    /// Closes the session if its pong is overdue now; returns whether it
+    /// did. A request that arrives after the deadline finds the session
+    /// closed even if the timer task has not run yet.
+    pub(crate) fn close_if_pong_overdue(self: &Arc<Self>) -> bool {
+        if self.pong_overdue(self.engine.millis()) {
+            tracing::debug!(sid = %self.sid, "ping timeout");
+            self.close(CloseReason::PingTimeout);
+            return true;
+        }
         false
     }
 
@@ -315,6 +352,7 @@ impl<H: EngineHandler> Session<H> {
             }
             state.awaiting_pong = false;
         }
+        self.pong_deadline_ms.store(0, Ordering::Release);
         let generation = self.heartbeat.fetch_add(1, Ordering::AcqRel) + 1;
         self.engine.schedule_ping(self, generation);
     }

@@ -2,26 +2,18 @@
 
 mod ack;
 mod emit;
+mod hold;
 mod reason;
 
+pub use crate::adapter::JoinError;
 pub(crate) use ack::AckSink;
 pub use ack::{Ack, AckError, AckFuture, Event};
 pub(crate) use emit::check_event;
 pub use emit::{EmitError, SocketEmitter};
+pub(crate) use hold::offset_of;
 pub use reason::DisconnectReason;
 
-/// Why [`Socket::join`] refused.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum JoinError {
-    /// The socket would be in more rooms than allowed.
-    #[error("a socket may be in at most {0} rooms")]
-    TooManyRooms(usize),
-    /// A room name is longer than allowed.
-    #[error("room names are at most {0} bytes")]
-    NameTooLong(usize),
-}
-
-use crate::adapter::{Room, SocketInfo};
+use crate::adapter::{JoinFuture, Room, SocketInfo};
 use crate::client::ClientSession;
 use crate::engine::{Push, RequestInfo, TransportKind};
 use crate::handler::{self, DisconnectHandler, EventHandler};
@@ -65,6 +57,8 @@ pub(crate) struct SocketInner {
     extensions: Mutex<http::Extensions>,
     /// The incoming event rate, when limited.
     event_rate: Option<(Rate, Mutex<TokenBucket>)>,
+    /// Live deliveries kept back while a recovery replays.
+    hold: hold::Hold,
 }
 
 #[derive(Default)]
@@ -95,7 +89,7 @@ impl Socket {
         auth: Value,
         state: SessionState,
     ) -> Socket {
-        let socket = Self::build(
+        Self::build(
             ns,
             session,
             auth,
@@ -103,10 +97,7 @@ impl Socket {
             Some(state.pid),
             state.data,
             true,
-        );
-        // Over the limits only if they were lowered since: join what fits.
-        let _ = socket.join(state.rooms);
-        socket
+        )
     }
 
     fn build(
@@ -136,6 +127,7 @@ impl Socket {
             user: Mutex::new(None),
             extensions: Mutex::new(http::Extensions::new()),
             event_rate,
+            hold: hold::Hold::default(),
         }))
     }
 
@@ -265,22 +257,25 @@ impl Socket {
 
     // ---- rooms ---------------------------------------------------------------
 
-    /// Joins rooms. A middleware may join rooms before the socket connects
-    /// (they are left again if the connection is refused).
+    /// Joins rooms, at once on this node. A middleware may join rooms before
+    /// the socket connects (they are left again if the connection is refused).
     ///
-    /// Refused, with nothing joined, when a room name is longer than
-    /// `max_room_name_bytes` or the socket would be in more than
+    /// The returned [`JoinFuture`] resolves once the join takes effect
+    /// cluster-wide: await it before telling anyone "joined" when a
+    /// broadcast from another node must not miss the socket. It resolves at
+    /// once with a refusal, and nothing joined, when a room name is longer
+    /// than `max_room_name_bytes` or the socket would be in more than
     /// `max_rooms_per_socket` rooms ([`ClientLimits`](crate::limits::ClientLimits)).
     /// A closed socket joins nothing (a handler may outlive it).
-    pub fn join(&self, rooms: impl IntoRooms) -> Result<(), JoinError> {
+    pub fn join(&self, rooms: impl IntoRooms) -> JoinFuture {
         if self.0.state.load(Ordering::Acquire) == CLOSED {
-            return Ok(());
+            return JoinFuture::ready();
         }
         let rooms = rooms.into_rooms();
         let limits = self.0.ns.limits();
         if let Some(long) = rooms.iter().find(|r| r.len() > limits.max_room_name_bytes) {
             crate::refused!(Refused::RoomName, sid = %self.0.id, ns = %self.0.ns.name(), bytes = long.len(), "room name too long: join refused");
-            return Err(JoinError::NameTooLong(limits.max_room_name_bytes));
+            return JoinFuture::refused(JoinError::NameTooLong(limits.max_room_name_bytes));
         }
         let adapter = self.0.ns.adapter();
         let current = adapter.socket_rooms(&self.0.id);
@@ -292,10 +287,9 @@ impl Socket {
         }
         if current.len() + added > limits.max_rooms_per_socket {
             crate::refused!(Refused::Rooms, sid = %self.0.id, ns = %self.0.ns.name(), rooms = current.len(), max = limits.max_rooms_per_socket, "too many rooms: join refused");
-            return Err(JoinError::TooManyRooms(limits.max_rooms_per_socket));
+            return JoinFuture::refused(JoinError::TooManyRooms(limits.max_rooms_per_socket));
         }
-        adapter.add_all(&self.0.id, &rooms);
-        Ok(())
+        adapter.add_all(&self.0.id, &rooms)
     }
 
     /// Leaves a room.
@@ -427,6 +421,41 @@ impl Socket {
         self.0.session.push(encoded.frames(), volatile) == Push::Queued
     }
 
+    /// Delivers a broadcast packet: queued, or kept back while the socket
+    /// is being recovered (see `hold`). `false` if it was not delivered.
+    pub(crate) fn deliver(&self, encoded: &Encoded, volatile: bool, packet: &Packet) -> bool {
+        let budget = self.0.session.engine.config.max_client_buffer_bytes;
+        match self.0.hold.keep(encoded, volatile, packet, budget) {
+            hold::Kept::Deliver => self.push(encoded, volatile),
+            hold::Kept::Held => true,
+            hold::Kept::Overflow => {
+                crate::refused!(Refused::ClientBuffer, sid = %self.0.id, "too much arrived while recovering: disconnecting");
+                let session = self.0.session.clone();
+                tokio::spawn(async move {
+                    session.close(crate::engine::CloseReason::OutgoingBufferFull)
+                });
+                false
+            }
+        }
+    }
+
+    /// Keeps live deliveries back until [`Socket::release`] (recovery).
+    pub(crate) fn hold(&self) {
+        self.0.hold.begin();
+    }
+
+    /// Sends `first` (the CONNECT reply, then the replay), then what was
+    /// kept back and is not in the replay (by offset), and ends the hold.
+    pub(crate) fn release(
+        &self,
+        first: Vec<Encoded>,
+        replayed: &std::collections::HashSet<SmolStr>,
+    ) {
+        self.0.hold.release(first, replayed, |encoded, volatile| {
+            self.push(encoded, volatile);
+        });
+    }
+
     pub(crate) fn push_packet(&self, packet: &Packet, volatile: bool) -> Result<(), EmitError> {
         if !self.connected() {
             return Err(EmitError::Disconnected);
@@ -464,13 +493,16 @@ impl Socket {
     /// Forgets a socket that never connected (refused, or its client left).
     pub(crate) fn abandon(&self) {
         self.0.state.store(CLOSED, Ordering::Release);
+        self.0.hold.abandon();
         self.0.ns.adapter().del_all(&self.0.id);
+        self.0.ns.remove_socket_if(&self.0.id, self);
     }
 
     pub(crate) fn set_connected(&self) {
         self.0.state.store(CONNECTED, Ordering::Release);
         let adapter = self.0.ns.adapter();
-        adapter.add_all(&self.0.id, &[Room::new(self.0.id.as_str())]);
+        // Its own room: other nodes reach it by broadcast; no need to wait.
+        drop(adapter.add_all(&self.0.id, &[Room::new(self.0.id.as_str())]));
         if let Some(user) = self.user() {
             adapter.presence_change(&user, true);
         }

@@ -1,0 +1,199 @@
+//! A CONNECT to a namespace: the client's limits, the namespace lookup,
+//! recovery or a new socket, the middlewares, then the CONNECT reply and the
+//! connection handlers.
+
+use super::recover::{Recovered, recover};
+use super::{ClientSession, invalid_state, send_connect_error};
+use crate::handler::{self, ConnectError};
+use crate::limits::{Refused, TokenBucket};
+use crate::namespace::Namespace;
+use crate::object;
+use crate::protocol::{Encoded, Packet, PacketKind};
+use crate::server::{NoNamespace, ServerState};
+use crate::sid::Sid;
+use crate::socket::{Socket, offset_of};
+use crate::value::{Map, Value};
+use smol_str::SmolStr;
+use std::collections::HashSet;
+use std::sync::Arc;
+
+impl ServerState {
+    pub(super) fn connect(&self, session: &Arc<ClientSession>, name: SmolStr, auth: Option<Value>) {
+        let Some(auth) = self.admit(session, &name, auth) else {
+            return;
+        };
+        let ns = match self.namespace_for(&name, &auth) {
+            Ok(ns) => ns,
+            Err(NoNamespace::Unknown) => {
+                crate::refused!(Refused::UnknownNamespace, sid = %session.sid(), ns = %name, "connection to an unknown namespace refused");
+                return send_connect_error(
+                    session,
+                    &name,
+                    object! { "message" => "Invalid namespace" },
+                );
+            }
+            Err(NoNamespace::TooMany) => {
+                return send_connect_error(
+                    session,
+                    &name,
+                    object! { "message" => "Namespace limit reached" },
+                );
+            }
+        };
+        let middlewares = ns.middlewares();
+        let recovery = ns.recovery().and_then(|config| {
+            let pid = auth.get("pid")?.as_str()?;
+            let offset = auth.get("offset")?.as_str()?;
+            Some((config, Sid::from(pid), SmolStr::new(offset)))
+        });
+        if recovery.is_none() && middlewares.is_empty() {
+            let socket = Socket::new(ns.clone(), session.clone(), auth);
+            return finish_connect(session, &ns, socket, Vec::new());
+        }
+        session.data.inner.lock().connecting.push(name.clone());
+        let session = session.clone();
+        handler::run(Box::pin(async move {
+            let recovered = match recovery {
+                Some((mut config, pid, offset)) => {
+                    // Half the client's budget at most: live packets still fit behind.
+                    let budget = session.engine.config.max_client_buffer_bytes / 2;
+                    config.max_replay_bytes = config.max_replay_bytes.min(budget);
+                    recover(&ns, &session, &auth, pid, offset, config).await
+                }
+                None => None,
+            };
+            let (socket, missed, skip_middlewares) = match recovered {
+                Some(Recovered {
+                    socket,
+                    missed,
+                    skip_middlewares,
+                }) => (socket, missed, skip_middlewares),
+                None => (
+                    Socket::new(ns.clone(), session.clone(), auth),
+                    Vec::new(),
+                    false,
+                ),
+            };
+            let mut refusal = None;
+            if !skip_middlewares {
+                for middleware in middlewares {
+                    if let Err(e) = middleware.call(socket.clone()).await {
+                        refusal = Some(e);
+                        break;
+                    }
+                }
+            }
+            session.data.inner.lock().connecting.retain(|n| *n != name);
+            match refusal {
+                None => finish_connect(&session, &ns, socket, missed),
+                Some(e) => refuse(&session, &name, socket, e),
+            }
+        }));
+    }
+
+    /// The client's limits on CONNECTs (rate, namespaces, handshake size);
+    /// the auth payload when admitted.
+    fn admit(
+        &self,
+        session: &Arc<ClientSession>,
+        name: &SmolStr,
+        auth: Option<Value>,
+    ) -> Option<Value> {
+        let limits = &self.config.limits;
+        let refusal = {
+            let mut inner = session.data.inner.lock();
+            if inner.sockets.iter().any(|(n, _)| n == name) || inner.connecting.contains(name) {
+                drop(inner);
+                invalid_state(session, "second CONNECT for a namespace");
+                return None;
+            }
+            let in_rate = limits.connect_rate.is_none_or(|rate| {
+                inner
+                    .connects
+                    .get_or_insert_with(|| TokenBucket::new(rate))
+                    .take(rate)
+            });
+            if !in_rate {
+                Some((Refused::ConnectRate, "Too many namespace connections"))
+            } else if inner.sockets.len() + inner.connecting.len()
+                >= limits.max_namespaces_per_client
+            {
+                Some((Refused::Namespaces, "Too many namespaces"))
+            } else {
+                None
+            }
+        };
+        if let Some((reason, message)) = refusal {
+            crate::refused!(reason, sid = %session.sid(), ns = %name, "{message}: CONNECT refused");
+            send_connect_error(session, name, object! { "message" => message });
+            return None;
+        }
+        let mut auth = auth.unwrap_or_else(|| Value::Object(Map::new()));
+        let handshake_bytes = session.request().held_bytes() + auth.held_bytes();
+        if handshake_bytes > limits.max_handshake_bytes {
+            crate::refused!(Refused::HandshakeBytes, sid = %session.sid(), ns = %name, bytes = handshake_bytes, max = limits.max_handshake_bytes, "handshake too large: CONNECT refused");
+            send_connect_error(
+                session,
+                name,
+                object! { "message" => "Handshake too large" },
+            );
+            return None;
+        }
+        auth.own_binaries();
+        Some(auth)
+    }
+}
+
+/// A middleware refused: the socket is forgotten, the client hears why.
+fn refuse(session: &Arc<ClientSession>, name: &SmolStr, socket: Socket, e: ConnectError) {
+    socket.abandon();
+    tracing::debug!(sid = %session.sid(), ns = %name, message = %e.message, "middleware refused the connection");
+    let mut error = Map::new();
+    error.insert("message".into(), Value::String(e.message));
+    if let Some(data) = e.data {
+        error.insert("data".into(), data);
+    }
+    send_connect_error(session, name, Value::Object(error));
+}
+
+/// Connects a socket: the CONNECT reply (with `pid` when recovery is on),
+/// the missed packets of a recovered session and what reached it while it
+/// was being recovered, then the handlers.
+pub(super) fn finish_connect(
+    session: &Arc<ClientSession>,
+    ns: &Namespace,
+    socket: Socket,
+    missed: Vec<Packet>,
+) {
+    {
+        let mut inner = session.data.inner.lock();
+        if inner.closed {
+            drop(inner);
+            return socket.abandon();
+        }
+        inner.sockets.push((ns.name().clone(), socket.clone()));
+        inner.joined_once = true;
+    }
+    ns.insert_socket(socket.clone());
+    socket.set_connected();
+    let reply = match socket.pid() {
+        Some(pid) => object! { "sid" => socket.id().as_str(), "pid" => pid.as_str() },
+        None => object! { "sid" => socket.id().as_str() },
+    };
+    let reply = Packet {
+        ns: ns.name().clone(),
+        kind: PacketKind::Connect(Some(reply)),
+    };
+    let mut first: Vec<Encoded> = ns.encode(&reply).into_iter().collect();
+    let mut replayed = HashSet::new();
+    for mut packet in missed {
+        packet.ns = ns.name().clone();
+        replayed.extend(offset_of(&packet));
+        first.extend(ns.encode(&packet));
+    }
+    socket.release(first, &replayed);
+    tracing::debug!(sid = %socket.id(), ns = %ns.name(), recovered = socket.recovered(), "socket connected");
+    for h in ns.connection_handlers() {
+        handler::run(h.call(socket.clone()));
+    }
+}

@@ -1,0 +1,182 @@
+//! The Socket.IO side of one Engine.IO session: decoding its messages into
+//! packets (reassembling binary ones), connecting it to namespaces
+//! (`connect`, and `recover` for a session coming back), and routing each
+//! packet to the right socket.
+
+mod connect;
+mod recover;
+
+use crate::engine::{CloseReason, EngineHandler, Message, Session};
+use crate::limits::{Refused, TokenBucket};
+use crate::protocol::{DecodeLimits, Decoded, Packet, PacketKind, ParseError, PendingBinary};
+use crate::server::ServerState;
+use crate::socket::Socket;
+use crate::value::Value;
+use parking_lot::Mutex;
+use smol_str::SmolStr;
+use std::sync::Arc;
+
+/// An Engine.IO session serving Socket.IO.
+pub(crate) type ClientSession = Session<ServerState>;
+
+/// Per-session Socket.IO state.
+#[derive(Default)]
+pub(crate) struct ClientState {
+    pub(super) inner: Mutex<ClientInner>,
+}
+
+#[derive(Default)]
+pub(super) struct ClientInner {
+    /// Connected namespaces (usually one).
+    pub(super) sockets: Vec<(SmolStr, Socket)>,
+    /// Namespaces whose middlewares are still running.
+    pub(super) connecting: Vec<SmolStr>,
+    /// A binary packet waiting for attachments.
+    pub(super) pending: Option<Box<PendingBinary>>,
+    /// Whether any namespace was ever joined (ends the connect timeout).
+    pub(super) joined_once: bool,
+    pub(super) closed: bool,
+    /// The namespace CONNECT rate, once the client sent one.
+    pub(super) connects: Option<TokenBucket>,
+}
+
+impl ClientState {
+    fn socket(&self, ns: &str) -> Option<Socket> {
+        self.inner
+            .lock()
+            .sockets
+            .iter()
+            .find(|(n, _)| n == ns)
+            .map(|(_, s)| s.clone())
+    }
+
+    pub(crate) fn joined_once(&self) -> bool {
+        self.inner.lock().joined_once
+    }
+}
+
+impl EngineHandler for ServerState {
+    type Data = ClientState;
+
+    fn on_open(&self, session: &Arc<ClientSession>) {
+        self.connect_timeouts.schedule(Arc::downgrade(session));
+    }
+
+    fn on_message(&self, session: &Arc<ClientSession>, message: Message) {
+        match decode(
+            self.config.parser,
+            self.config.limits.decode,
+            session,
+            message,
+        ) {
+            Ok(Some(packet)) => self.dispatch(session, packet),
+            Ok(None) => {}
+            Err(e) => {
+                let reason = match e {
+                    ParseError::TooManyElements(_) => Refused::PacketElements,
+                    _ => Refused::Malformed,
+                };
+                crate::refused!(reason, sid = %session.sid(), error = %e, "closing connection: malformed packet");
+                session.close(CloseReason::ParseError);
+            }
+        }
+    }
+
+    fn on_close(&self, session: &Arc<ClientSession>, reason: CloseReason) {
+        let sockets = {
+            let mut inner = session.data.inner.lock();
+            inner.closed = true;
+            inner.pending = None;
+            std::mem::take(&mut inner.sockets)
+        };
+        for (_, socket) in sockets {
+            socket.close(reason.into());
+        }
+    }
+}
+
+fn decode(
+    parser: crate::protocol::Parser,
+    limits: DecodeLimits,
+    session: &ClientSession,
+    message: Message,
+) -> Result<Option<Packet>, ParseError> {
+    let mut inner = session.data.inner.lock();
+    match message {
+        Message::Text(text) => {
+            if let Some(pending) = &inner.pending {
+                return Err(ParseError::UnexpectedText(pending.missing()));
+            }
+            match parser.decode_text(&text, limits)? {
+                Decoded::Packet(packet) => Ok(Some(packet)),
+                Decoded::NeedsAttachments(pending) => {
+                    inner.pending = Some(Box::new(pending));
+                    Ok(None)
+                }
+            }
+        }
+        Message::Binary(data) => match inner.pending.as_mut() {
+            Some(pending) => match pending.add(data) {
+                None => Ok(None),
+                Some(result) => {
+                    inner.pending = None;
+                    result.map(Some)
+                }
+            },
+            None => parser.decode_binary(data, limits).map(Some),
+        },
+    }
+}
+
+impl ServerState {
+    fn dispatch(&self, session: &Arc<ClientSession>, packet: Packet) {
+        match packet.kind {
+            PacketKind::Connect(auth) => self.connect(session, packet.ns, auth),
+            PacketKind::ConnectError(_) => invalid_state(session, "CONNECT_ERROR sent by a client"),
+            _ => match session.data.socket(&packet.ns) {
+                Some(socket) => socket.on_packet(packet),
+                None => invalid_state(session, "packet for a namespace the client has not joined"),
+            },
+        }
+    }
+}
+
+pub(super) fn send_connect_error(session: &Arc<ClientSession>, ns: &SmolStr, data: Value) {
+    let packet = Packet {
+        ns: ns.clone(),
+        kind: PacketKind::ConnectError(data),
+    };
+    match session.engine.handler.config.parser.encode(&packet) {
+        Ok(encoded) => {
+            session.push(encoded.frames(), false);
+        }
+        Err(e) => tracing::error!(error = %e, "cannot encode CONNECT_ERROR"),
+    }
+}
+
+/// A protocol violation: the connection closes (sockets hear "forced server close").
+pub(super) fn invalid_state(session: &Arc<ClientSession>, why: &str) {
+    tracing::debug!(sid = %session.sid(), "closing connection: {why}");
+    session.close(CloseReason::ForcedClose);
+}
+
+/// `socket.disconnect(true)`: every namespace disconnects, then the connection closes.
+pub(crate) fn disconnect_all(session: &Arc<ClientSession>) {
+    let sockets: Vec<Socket> = session
+        .data
+        .inner
+        .lock()
+        .sockets
+        .iter()
+        .map(|(_, s)| s.clone())
+        .collect();
+    for socket in sockets {
+        socket.disconnect(false);
+    }
+    session.close(CloseReason::ForcedClose);
+}
+
+/// Forgets a socket that left its namespace.
+pub(crate) fn forget_socket(session: &Arc<ClientSession>, ns: &SmolStr) {
+    session.data.inner.lock().sockets.retain(|(n, _)| n != ns);
+}

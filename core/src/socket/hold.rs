@@ -1,0 +1,177 @@
+//! `Hold`: what a socket being recovered receives while its missed packets
+//! are looked up, kept back and delivered after them.
+//!
+//! A recovering socket rejoins its rooms before the missed packets are read,
+//! so that nothing published meanwhile falls between the replay and live
+//! delivery. What reaches it live in that window waits here; once the
+//! replay is known, the CONNECT reply, the replay, then what waited (minus
+//! what the replay already had, by offset) go out in that order, under the
+//! hold's lock, so no live packet can come in between.
+
+use crate::engine::Frame;
+use crate::protocol::{Encoded, Packet, PacketKind};
+use crate::value::Value;
+use parking_lot::Mutex;
+use smol_str::SmolStr;
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+struct Held {
+    encoded: Encoded,
+    volatile: bool,
+    offset: Option<SmolStr>,
+}
+
+/// The kept-back deliveries of one socket, while it is being recovered.
+#[derive(Default)]
+pub(crate) struct Hold {
+    /// Fast path: deliveries go straight to the connection unless set.
+    active: AtomicBool,
+    held: Mutex<Option<(Vec<Held>, usize)>>,
+}
+
+/// The offset of a recoverable packet: its last argument.
+pub(crate) fn offset_of(packet: &Packet) -> Option<SmolStr> {
+    match &packet.kind {
+        PacketKind::Event {
+            args, ack: None, ..
+        } => match args.last() {
+            Some(Value::String(offset)) => Some(SmolStr::new(offset)),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn bytes(encoded: &Encoded) -> usize {
+    encoded.frames().iter().map(Frame::len).sum()
+}
+
+/// What [`Hold::keep`] did with a delivery.
+pub(crate) enum Kept {
+    /// Kept back.
+    Held,
+    /// Not holding: deliver it now.
+    Deliver,
+    /// Holding, and over `max_bytes`: the client is too slow.
+    Overflow,
+}
+
+impl Hold {
+    /// Starts keeping deliveries back.
+    pub fn begin(&self) {
+        *self.held.lock() = Some((Vec::new(), 0));
+        self.active.store(true, Ordering::Release);
+    }
+
+    /// Keeps a delivery back if holding (up to `max_bytes` in all).
+    pub fn keep(
+        &self,
+        encoded: &Encoded,
+        volatile: bool,
+        packet: &Packet,
+        max_bytes: usize,
+    ) -> Kept {
+        if !self.active.load(Ordering::Acquire) {
+            return Kept::Deliver;
+        }
+        let mut held = self.held.lock();
+        let Some((list, total)) = held.as_mut() else {
+            return Kept::Deliver;
+        };
+        *total = total.saturating_add(bytes(encoded));
+        if *total > max_bytes && !list.is_empty() {
+            return Kept::Overflow;
+        }
+        list.push(Held {
+            encoded: encoded.clone(),
+            volatile,
+            offset: offset_of(packet),
+        });
+        Kept::Held
+    }
+
+    /// Ends the hold: `deliver` gets, in order, `first` (the CONNECT reply
+    /// and the replay), then what was kept back and is not among
+    /// `replayed` (offsets). Nothing delivered meanwhile can come between.
+    pub fn release(
+        &self,
+        first: Vec<Encoded>,
+        replayed: &HashSet<SmolStr>,
+        mut deliver: impl FnMut(&Encoded, bool),
+    ) {
+        let mut held = self.held.lock();
+        for encoded in &first {
+            deliver(encoded, false);
+        }
+        if let Some((list, _)) = held.take() {
+            for h in list {
+                if h.offset.as_ref().is_none_or(|o| !replayed.contains(o)) {
+                    deliver(&h.encoded, h.volatile);
+                }
+            }
+        }
+        self.active.store(false, Ordering::Release);
+    }
+
+    /// Drops what was kept back (the recovery failed).
+    pub fn abandon(&self) {
+        self.held.lock().take();
+        self.active.store(false, Ordering::Release);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    fn packet(text: &str, offset: Option<&str>) -> (Encoded, Packet) {
+        let mut args = vec![Value::from(text)];
+        if let Some(o) = offset {
+            args.push(Value::from(o));
+        }
+        (
+            Encoded::One(Frame::Text(Bytes::from(text.to_owned()))),
+            Packet::event("/", "e", args),
+        )
+    }
+
+    #[test]
+    fn releases_the_replay_then_what_waited_without_duplicates() {
+        let hold = Hold::default();
+        let (e, p) = packet("before", Some("o0"));
+        assert!(matches!(hold.keep(&e, false, &p, 1 << 20), Kept::Deliver));
+        hold.begin();
+        for (text, offset) in [("dup", Some("o2")), ("new", Some("o3")), ("ack", None)] {
+            let (e, p) = packet(text, offset);
+            assert!(matches!(hold.keep(&e, false, &p, 1 << 20), Kept::Held));
+        }
+        let replay: Vec<Encoded> = ["reply", "o1", "o2"]
+            .into_iter()
+            .map(|t| Encoded::One(Frame::Text(Bytes::from(t))))
+            .collect();
+        let replayed: HashSet<SmolStr> = ["o1".into(), "o2".into()].into_iter().collect();
+        let mut out = Vec::new();
+        hold.release(replay, &replayed, |e, _| {
+            if let Frame::Text(b) = &e.frames()[0] {
+                out.push(String::from_utf8_lossy(b).into_owned());
+            }
+        });
+        assert_eq!(out, ["reply", "o1", "o2", "new", "ack"]);
+        let (e, p) = packet("after", None);
+        assert!(matches!(hold.keep(&e, false, &p, 1 << 20), Kept::Deliver));
+    }
+
+    #[test]
+    fn a_hold_over_its_budget_overflows() {
+        let hold = Hold::default();
+        hold.begin();
+        let (e, p) = packet("xxxxxxxxxx", None);
+        assert!(
+            matches!(hold.keep(&e, false, &p, 15), Kept::Held),
+            "one always fits"
+        );
+        assert!(matches!(hold.keep(&e, false, &p, 15), Kept::Overflow));
+    }
+}
