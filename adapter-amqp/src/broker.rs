@@ -431,6 +431,20 @@ impl Broker for AmqpBroker {
         self.shared.counters.snapshot()
     }
 
+    fn connected(&self) -> bool {
+        self.shared.publishing.lock().is_some()
+    }
+
+    fn flush(&self) -> BoxFuture<()> {
+        let outgoing = self.outgoing.clone();
+        Box::pin(async move {
+            let (done, flushed) = tokio::sync::oneshot::channel();
+            if outgoing.send(Outgoing::Flushed(done)).await.is_ok() {
+                let _ = tokio::time::timeout(FLUSH_WAIT, flushed).await;
+            }
+        })
+    }
+
     fn close(&self) -> BoxFuture<()> {
         let shared = self.shared.clone();
         let outgoing = self.outgoing.clone();

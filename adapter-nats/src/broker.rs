@@ -389,6 +389,20 @@ impl Broker for NatsBroker {
         Some(self.store.clone())
     }
 
+    fn connected(&self) -> bool {
+        self.client.connection_state() == async_nats::connection::State::Connected
+    }
+
+    fn flush(&self) -> BoxFuture<()> {
+        let outgoing = self.outgoing.clone();
+        Box::pin(async move {
+            let (done, flushed) = tokio::sync::oneshot::channel();
+            if outgoing.send(Outgoing::Flushed(done)).await.is_ok() {
+                let _ = tokio::time::timeout(FLUSH_WAIT, flushed).await;
+            }
+        })
+    }
+
     fn close(&self) -> BoxFuture<()> {
         let client = self.client.clone();
         let outgoing = self.outgoing.clone();

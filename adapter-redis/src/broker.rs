@@ -504,6 +504,20 @@ impl Broker for RedisBroker {
         Some(self.store.clone())
     }
 
+    fn connected(&self) -> bool {
+        self.subscriber.is_connected() && self.publisher.is_connected()
+    }
+
+    fn flush(&self) -> BoxFuture<()> {
+        let outgoing = self.outgoing.clone();
+        Box::pin(async move {
+            let (done, flushed) = tokio::sync::oneshot::channel();
+            if outgoing.send(Outgoing::Flushed(done)).await.is_ok() {
+                let _ = tokio::time::timeout(FLUSH_WAIT, flushed).await;
+            }
+        })
+    }
+
     fn close(&self) -> BoxFuture<()> {
         let subscriber = self.subscriber.clone();
         let publisher = self.publisher.clone();

@@ -192,10 +192,13 @@ impl WireFormat for NodeFormat {
                 broadcast(ns, uid, packet_to_value(&packet), Value::Object(opts), to)
             }
             // Redis keeps recovery data itself: no node is asked.
+            // Recovery between Switchyard nodes (Node's servers have none):
+            // on their own channel, every Switchyard node hears it.
             Body::RestoreSession { .. }
             | Body::RestoreSessionResponse { .. }
             | Body::TakeSession { .. }
-            | Body::MissedSince { .. } => return None,
+            | Body::MissedSince { .. }
+            | Body::EvictSession { .. } => (Channel::Switchyard(ns.clone()), message.encode()),
             // Node's servers never answer a join: it is sent unconfirmed.
             Body::SocketsJoinConfirmed { .. } | Body::JoinConfirmation { .. } => return None,
             Body::Broadcast {

@@ -187,6 +187,18 @@ pub trait Broker: Send + Sync + 'static {
     /// What happened to the connection so far.
     fn stats(&self) -> BrokerStats;
 
+    /// Resolves once everything published (or kept in the session store)
+    /// before the call has reached the broker, or after a short wait when
+    /// it is unreachable.
+    fn flush(&self) -> BoxFuture<()> {
+        Box::pin(async {})
+    }
+
+    /// Whether the connection to the broker is up right now.
+    fn connected(&self) -> bool {
+        true
+    }
+
     /// Flushes what is queued and disconnects.
     fn close(&self) -> BoxFuture<()>;
 

@@ -196,6 +196,14 @@ impl Broker for MemoryBroker {
         self.counters.snapshot()
     }
 
+    fn connected(&self) -> bool {
+        self.bus
+            .0
+            .lock()
+            .iter()
+            .any(|m| m.id == self.id && m.connected)
+    }
+
     fn close(&self) -> BoxFuture<()> {
         self.bus.set_connected(self, false);
         Box::pin(async {})

@@ -212,6 +212,16 @@ pub enum Body {
         /// The request.
         request_id: RequestId,
     },
+    /// Asks every node to close the connection of the socket with this
+    /// private session id, if it has it (type 26; its client came back
+    /// elsewhere). Answered with a `RestoreSessionResponse` holding `true`
+    /// when it did (the session is then kept), `false` otherwise.
+    EvictSession {
+        /// The private session id.
+        pid: SmolStr,
+        /// The request.
+        request_id: RequestId,
+    },
     /// Asks the node that kept a session for the packets its socket missed
     /// (type 25). Answered with a `RestoreSessionResponse` holding the
     /// packets, or null when they cannot be given back.
@@ -258,6 +268,7 @@ impl Body {
             Body::JoinConfirmation { .. } => 23,
             Body::TakeSession { .. } => 24,
             Body::MissedSince { .. } => 25,
+            Body::EvictSession { .. } => 26,
         }
     }
 
@@ -291,6 +302,7 @@ impl Body {
             Body::JoinConfirmation { .. } => "join_confirmation",
             Body::TakeSession { .. } => "take_session",
             Body::MissedSince { .. } => "missed_since",
+            Body::EvictSession { .. } => "evict_session",
         }
     }
 

@@ -60,6 +60,8 @@ pub(crate) struct NamespaceInner {
     name: SmolStr,
     adapter: Arc<dyn Adapter>,
     sockets: RwLock<HashMap<Sid, Socket>>,
+    /// Sockets with a private session id (recovery on), by that id.
+    by_pid: RwLock<HashMap<Sid, Socket>>,
     handlers: Arc<NamespaceHandlers>,
     server_events: RwLock<HashMap<String, Arc<dyn ServerEventHandler>>>,
     presence_handlers: RwLock<Vec<Arc<dyn PresenceHandler>>>,
@@ -78,6 +80,7 @@ impl Namespace {
             adapter: config.adapter.create(&name, WeakNamespace(weak.clone())),
             name,
             sockets: RwLock::new(HashMap::new()),
+            by_pid: RwLock::new(HashMap::new()),
             handlers,
             server_events: RwLock::new(HashMap::new()),
             presence_handlers: RwLock::new(Vec::new()),
@@ -349,19 +352,45 @@ impl Namespace {
     }
 
     pub(crate) fn insert_socket(&self, socket: Socket) {
+        if let Some(pid) = socket.pid() {
+            self.0.by_pid.write().insert(pid.clone(), socket.clone());
+        }
         self.0.sockets.write().insert(socket.id().clone(), socket);
     }
 
     pub(crate) fn remove_socket(&self, id: &Sid) {
-        self.0.sockets.write().remove(id);
+        let removed = self.0.sockets.write().remove(id);
+        if let Some(pid) = removed.as_ref().and_then(Socket::pid) {
+            let mut by_pid = self.0.by_pid.write();
+            if by_pid.get(pid) == removed.as_ref() {
+                by_pid.remove(pid);
+            }
+        }
     }
 
     /// Removes a socket by id if it is this very socket (a recovered socket
     /// that failed must not remove one that took its id meanwhile).
     pub(crate) fn remove_socket_if(&self, id: &Sid, socket: &Socket) {
-        let mut sockets = self.0.sockets.write();
-        if sockets.get(id) == Some(socket) {
-            sockets.remove(id);
+        let present = self.0.sockets.read().get(id) == Some(socket);
+        if present {
+            self.remove_socket(id);
+        }
+    }
+
+    /// Connection state recovery: the client of the session `pid` came back
+    /// while its socket here still looks connected (its old transport died
+    /// silently, or was relayed by a node that left). Closes that socket's
+    /// connection, which keeps its session for recovery; returns whether
+    /// there was one.
+    pub fn evict(&self, pid: &str) -> bool {
+        let socket = self.0.by_pid.read().get(pid).cloned();
+        match socket {
+            Some(socket) if socket.connected() => {
+                tracing::debug!(sid = %socket.id(), ns = %self.0.name, "the client came back: its old connection is closed");
+                socket.close_connection();
+                true
+            }
+            _ => false,
         }
     }
 

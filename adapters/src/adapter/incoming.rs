@@ -70,6 +70,9 @@ impl AdapterInner {
                 request_id,
             } => self.answer_restore(&from, request_id, &pid, &offset),
             Body::TakeSession { pid, request_id } => self.answer_take(&from, request_id, &pid),
+            Body::EvictSession { pid, request_id } => {
+                self.answer_evict(from.clone(), request_id, pid)
+            }
             Body::MissedSince {
                 pid,
                 offset,

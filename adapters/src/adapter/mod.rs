@@ -423,6 +423,10 @@ impl Adapter for ClusterAdapter {
         Box::pin(self.0.clone().missed_packets(pid, offset, rooms, recovery))
     }
 
+    fn evict_session(&self, pid: Sid) -> BoxFuture<bool> {
+        Box::pin(self.0.clone().evict_session(pid))
+    }
+
     fn server_count(&self) -> BoxFuture<usize> {
         let inner = self.0.clone();
         Box::pin(async move { inner.server_count().await })

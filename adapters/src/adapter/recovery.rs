@@ -133,7 +133,7 @@ impl AdapterInner {
 
     /// Sends one request to one node and waits for its answer (null when
     /// it has none or does not answer in time).
-    async fn ask(&self, node: NodeId, body: impl FnOnce(RequestId) -> Body) -> Value {
+    async fn ask(&self, node: NodeId, body: impl Fn(RequestId) -> Body) -> Value {
         let id = random_id();
         let done = self.requests.gather(
             id.clone(),
@@ -148,6 +148,87 @@ impl AdapterInner {
             .into_iter()
             .next()
             .unwrap_or(Value::Null)
+    }
+
+    /// Sends one request to every node and returns the first answer that is
+    /// not null (or null once all answered or the timeout passed).
+    async fn ask_everyone(&self, body: impl FnOnce(RequestId) -> Body) -> Value {
+        let id = random_id();
+        let nodes = self.nodes.lock().keys().cloned().collect();
+        let done = self
+            .requests
+            .gather(id.clone(), Expected::Nodes(nodes), Vec::new());
+        self.send(Destination::Everyone, body(id.clone()));
+        let _ = tokio::time::timeout(self.cluster.config.request_timeout, done).await;
+        self.requests
+            .finish(&id)
+            .values
+            .into_iter()
+            .find(|v| !v.is_null() && *v != Value::Bool(false))
+            .unwrap_or(Value::Null)
+    }
+
+    /// Asks the node a pid names; when it has nothing (the session was
+    /// recovered on another node since, which keeps it now), every node.
+    /// No request at all when the pid names no live node.
+    async fn ask_keeper(&self, pid: &Sid, body: impl Fn(RequestId) -> Body) -> Value {
+        let Some(keeper) = self.keeper_of(pid) else {
+            return Value::Null;
+        };
+        let answer = self.ask(keeper, &body).await;
+        if !answer.is_null() {
+            return answer;
+        }
+        self.ask_everyone(body).await
+    }
+
+    /// Closes the connection of the socket with this pid wherever it still
+    /// looks connected (its client came back), so that its session is
+    /// kept; whether one was found.
+    pub(super) async fn evict_session(self: Arc<Self>, pid: Sid) -> bool {
+        if self.evict_here(&pid).await {
+            return true;
+        }
+        if self.nodes.lock().is_empty() {
+            return false;
+        }
+        let pid_text = SmolStr::new(pid.as_str());
+        self.ask_everyone(|request_id| Body::EvictSession {
+            pid: pid_text,
+            request_id,
+        })
+        .await
+            == Value::Bool(true)
+    }
+
+    /// Evicts a socket of this node; once evicted, its session is in the
+    /// store (flushed) or in this node's memory.
+    async fn evict_here(&self, pid: &str) -> bool {
+        let evicted = self.namespace.upgrade().is_some_and(|ns| ns.evict(pid));
+        if evicted && self.cluster.store.is_some() {
+            self.cluster.broker.flush().await;
+        }
+        evicted
+    }
+
+    /// Another node asks this one to evict a socket.
+    pub(super) fn answer_evict(
+        self: &Arc<Self>,
+        from: NodeId,
+        request_id: RequestId,
+        pid: SmolStr,
+    ) {
+        let inner = self.clone();
+        self.cluster.runtime.spawn(async move {
+            let evicted = inner.evict_here(&pid).await;
+            inner.send(
+                Destination::Node(&from),
+                Body::RestoreSessionResponse {
+                    request_id,
+                    session: Value::Bool(evicted),
+                },
+            );
+        });
     }
 
     /// Takes a kept session: from the store, from this node, or from the
@@ -173,11 +254,10 @@ impl AdapterInner {
         if self.cluster.format.membership() != Membership::Heartbeat {
             return None;
         }
-        let keeper = self.keeper_of(&pid)?;
         let pid_text = SmolStr::new(pid.as_str());
         let answer = self
-            .ask(keeper, |request_id| Body::TakeSession {
-                pid: pid_text,
+            .ask_keeper(&pid, |request_id| Body::TakeSession {
+                pid: pid_text.clone(),
                 request_id,
             })
             .await;
@@ -218,17 +298,18 @@ impl AdapterInner {
                 }
             };
         }
-        let Some(keeper) = self.keeper_of(&pid) else {
+        if self.pins.lock().contains_key(pid.as_str()) {
+            // Taken here: this node kept its rooms and logged their packets.
             let missed = self.missed_here(&offset, &rooms, &recovery);
             self.unpin(&pid);
             return missed;
-        };
+        }
         let pid_text = SmolStr::new(pid.as_str());
         let answer = self
-            .ask(keeper, |request_id| Body::MissedSince {
-                pid: pid_text,
-                offset,
-                rooms,
+            .ask_keeper(&pid, |request_id| Body::MissedSince {
+                pid: pid_text.clone(),
+                offset: offset.clone(),
+                rooms: rooms.clone(),
                 request_id,
             })
             .await;
@@ -283,7 +364,8 @@ impl AdapterInner {
     }
 
     /// Another node asks what a socket whose session was kept here missed;
-    /// the session's rooms need no subscription here any more.
+    /// the session's rooms need no subscription here any more. A node that
+    /// did not keep it answers null.
     pub(super) fn answer_missed(
         &self,
         from: &NodeId,
@@ -292,8 +374,10 @@ impl AdapterInner {
         offset: &str,
         rooms: &[Room],
     ) {
+        let kept_here = self.pins.lock().contains_key(pid);
         let missed = self
             .recovery()
+            .filter(|_| kept_here)
             .ok_or(Unrecoverable::UnknownOffset)
             .and_then(|r| self.missed_here(offset, rooms, &r));
         self.unpin(pid);

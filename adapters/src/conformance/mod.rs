@@ -228,6 +228,7 @@ macro_rules! conformance_tests {
             sessions_recover_on_another_node,
             sessions_survive_their_node_with_a_store,
             made_up_recovery_ids_cost_one_request_at_most,
+            a_client_back_before_its_old_socket_left_recovers,
             a_join_is_heard_cluster_wide_once_it_resolves,
             sockets_join_resolves_once_every_node_confirmed,
             presence_is_cluster_wide,

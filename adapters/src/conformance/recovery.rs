@@ -111,22 +111,28 @@ pub async fn sessions_survive_their_node_with_a_store(connect: &Connect) {
     }
 }
 
-/// How many restore requests a node took from the broker.
-fn restore_requests(node: &Node) -> u64 {
+/// How many recovery requests of `kinds` a node took from the broker.
+fn requests(node: &Node, kinds: &[&str]) -> u64 {
     node.cluster
         .messages_received()
         .into_iter()
-        .find(|(kind, _)| *kind == "restore_session")
-        .map_or(0, |(_, n)| n)
+        .filter(|(kind, _)| kinds.contains(kind))
+        .map(|(_, n)| n)
+        .sum()
 }
 
+const TARGETED: [&str; 3] = ["take_session", "missed_since", "restore_session"];
+
 /// A CONNECT with a made-up pid, a pid naming no live node, or a real pid
-/// with a made-up offset gets a fresh session, and costs the cluster at
-/// most one request (to the node the pid names), never one to every node.
+/// with a made-up offset gets a fresh session. A session is asked only of
+/// the node its pid names, never of every node; the one request every node
+/// hears is the eviction of a socket that may still look connected (at most
+/// one per attempt), and an offset that is not one costs nothing at all.
 pub async fn made_up_recovery_ids_cost_one_request_at_most(connect: &Connect) {
     let nodes = recovery_nodes(connect, 3).await;
     let lost = lost_client(&nodes[0]).await;
-    let before: Vec<u64> = nodes.iter().map(restore_requests).collect();
+    let targeted: Vec<u64> = nodes.iter().map(|n| requests(n, &TARGETED)).collect();
+    let evictions = requests(&nodes[2], &["evict_session"]);
     let fresh = |auth: serde_json::Value| {
         let addr = nodes[1].addr;
         async move {
@@ -135,17 +141,64 @@ pub async fn made_up_recovery_ids_cost_one_request_at_most(connect: &Connect) {
             client.sid.clone()
         }
     };
-    let made_up = format!("{}-1", "0".repeat(4));
     fresh(json!({"pid": "made-up", "offset": lost.2})).await;
     fresh(json!({"pid": "made-up.00000000", "offset": lost.2})).await;
-    fresh(json!({"pid": lost.1, "offset": made_up})).await;
+    fresh(json!({"pid": lost.1, "offset": format!("{}-1", "0".repeat(4))})).await;
     let sid = fresh(json!({"pid": lost.1, "offset": "not-an-offset"})).await;
     assert_ne!(sid, lost.0);
     settle().await;
-    let after: Vec<u64> = nodes.iter().map(restore_requests).collect();
-    assert_eq!(after[2], before[2], "the third node was never asked");
-    assert!(
-        after[0] - before[0] <= 2,
-        "the keeper was asked at most for the real pid: {before:?} -> {after:?}"
+    assert_eq!(
+        requests(&nodes[2], &TARGETED),
+        targeted[2],
+        "the third node was never asked for a session"
     );
+    assert!(
+        requests(&nodes[0], &TARGETED) - targeted[0] <= 2,
+        "the keeper at most for the real pid"
+    );
+    assert!(
+        requests(&nodes[2], &["evict_session"]) - evictions <= 2,
+        "one eviction per attempt with a real offset, none for the others"
+    );
+    // The session was never taken: it is still there for the right offset.
+    let mut back = TestClient::connect(
+        nodes[1].addr,
+        &json!({"pid": lost.1, "offset": lost.2}).to_string(),
+    )
+    .await;
+    assert_eq!(back.sid, lost.0);
+    assert_eq!(back.expect("welcome").await[0], json!(true));
+}
+
+/// The client comes back through another node while its old connection
+/// still looks alive (a relayed transport that died with its relay, or a
+/// silent network change): the old socket is evicted — its connection
+/// closed, its session kept — and the client recovers with everything sent
+/// since its offset, once.
+pub async fn a_client_back_before_its_old_socket_left_recovers(connect: &Connect) {
+    let nodes = recovery_nodes(connect, 2).await;
+    let mut old = client(&nodes[0], &["r"]).await;
+    let welcome = old.expect("welcome").await;
+    let offset = welcome[1].as_str().expect("an offset").to_owned();
+    let pid = old.pid.clone().expect("a pid");
+    let sid = old.sid.clone();
+    for i in 0..3 {
+        nodes[0].io.to("r").emit("m", &i).unwrap();
+    }
+    // Still connected as far as node 0 knows: the client returns to node 1.
+    let auth = json!({"pid": pid, "offset": offset}).to_string();
+    let mut back = TestClient::connect(nodes[1].addr, &auth).await;
+    assert_eq!(back.sid, sid, "the same socket");
+    for i in 0..3 {
+        assert_eq!(
+            back.expect("m").await[0],
+            json!(i),
+            "missed packets, in order"
+        );
+    }
+    assert_eq!(back.expect("welcome").await[0], json!(true));
+    assert!(old.closed().await, "the old connection was closed");
+    nodes[0].io.to("r").emit("m", &3).unwrap();
+    assert_eq!(back.expect("m").await[0], json!(3), "live delivery again");
+    back.expect_nothing(Duration::from_millis(300)).await;
 }

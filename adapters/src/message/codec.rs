@@ -176,7 +176,7 @@ impl ClusterMessage {
                 }
                 Some(Value::Object(map))
             }
-            Body::TakeSession { pid, request_id } => {
+            Body::TakeSession { pid, request_id } | Body::EvictSession { pid, request_id } => {
                 let mut map = Map::new();
                 map.insert("pid".into(), Value::from(pid.as_str()));
                 map.insert("requestId".into(), Value::from(request_id.as_str()));
@@ -500,6 +500,16 @@ impl ClusterMessage {
                     _ => Err(invalid(format!("take session {key}"))),
                 };
                 Body::TakeSession {
+                    pid: text("pid")?,
+                    request_id: text("requestId")?,
+                }
+            }
+            26 => {
+                let text = |key: &str| match data.get(key) {
+                    Some(Value::String(s)) => Ok(SmolStr::new(s)),
+                    _ => Err(invalid(format!("evict session {key}"))),
+                };
+                Body::EvictSession {
                     pid: text("pid")?,
                     request_id: text("requestId")?,
                 }

@@ -356,6 +356,11 @@ impl Adapter for LocalAdapter {
         Box::pin(async move { session })
     }
 
+    fn evict_session(&self, pid: Sid) -> BoxFuture<bool> {
+        let evicted = self.ns.upgrade().is_some_and(|ns| ns.evict(&pid));
+        Box::pin(async move { evicted })
+    }
+
     fn missed_packets(
         &self,
         _pid: Sid,

@@ -234,6 +234,16 @@ pub trait Adapter: Send + Sync + 'static {
         Box::pin(async { None })
     }
 
+    /// Connection state recovery: the client of session `pid` came back
+    /// while its socket may still look connected somewhere (its old
+    /// transport died silently, or a node relaying it left): closes that
+    /// socket's connection, wherever it is, so that its session is kept;
+    /// resolves to whether one was found. The default looks on this node.
+    fn evict_session(&self, pid: Sid) -> BoxFuture<bool> {
+        let _ = pid;
+        Box::pin(async { false })
+    }
+
     /// Connection state recovery: the packets a socket in `rooms` missed
     /// since `offset` (at most `recovery.max_replay_bytes`), read after the
     /// socket rejoined its rooms, so that nothing published meanwhile falls

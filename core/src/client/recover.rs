@@ -1,7 +1,9 @@
 //! A CONNECT with `{pid, offset}`: connection state recovery without a gap
 //! or an overlap between the replay and live delivery.
 //!
-//! 1. The kept session is taken (its id, rooms, data).
+//! 1. The kept session is taken (its id, rooms, data); when none is kept,
+//!    the socket may still look connected somewhere: it is evicted (its
+//!    connection closed, which keeps its session), then taken.
 //! 2. The socket is rebuilt and starts keeping its deliveries back; it is
 //!    put in the namespace and rejoins its rooms, and the join is awaited
 //!    until the cluster confirmed it: from then on, every packet for its
@@ -38,8 +40,21 @@ pub(super) async fn recover(
     offset: SmolStr,
     config: RecoveryConfig,
 ) -> Option<Recovered> {
+    // Not an offset, or out of the window: nothing can be replayed, so the
+    // session is not even looked up (and stays kept for a later attempt).
+    if !crate::recovery::offset_in_window(&offset, config.max_disconnection_duration) {
+        return None;
+    }
     let adapter = ns.adapter();
-    let state = adapter.take_session(pid.clone(), config).await?;
+    let state = match adapter.take_session(pid.clone(), config).await {
+        Some(state) => state,
+        // Its old socket may still look connected (a silent transport, or
+        // one relayed by a node that left): close it, then take its session.
+        None if adapter.evict_session(pid.clone()).await => {
+            adapter.take_session(pid.clone(), config).await?
+        }
+        None => return None,
+    };
     let rooms = state.rooms.clone();
     let socket = Socket::restored(ns.clone(), session.clone(), auth.clone(), state);
     socket.hold();

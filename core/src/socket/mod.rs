@@ -154,6 +154,14 @@ impl Socket {
         self.0.pid.as_ref()
     }
 
+    /// Closes the underlying connection as if its transport had gone away:
+    /// every socket on it keeps its session for recovery.
+    pub(crate) fn close_connection(&self) {
+        self.0
+            .session
+            .close(crate::engine::CloseReason::TransportClose);
+    }
+
     /// Whether the socket is connected.
     pub fn connected(&self) -> bool {
         self.0.state.load(Ordering::Acquire) == CONNECTED
