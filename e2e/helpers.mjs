@@ -1,7 +1,9 @@
 // Helpers for the end-to-end tests: start the built servers on free ports,
 // connect official clients, wait for events with timeouts.
 import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { io } from "socket.io-client";
 import path from "node:path";
@@ -109,4 +111,44 @@ export function never(socket, event, ms = 300) {
 
 export function closeAll(sockets) {
   for (const s of sockets) s.close();
+}
+
+const DEPLOY = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "deploy");
+
+/** deploy/<file>, listening on `port` and pointing at the nodes. */
+function rewrite(file, port, nodes) {
+  return readFileSync(path.join(DEPLOY, file), "utf8")
+    .replace("bind :8080", `bind 127.0.0.1:${port}`)
+    .replace("listen 8080;", `listen 127.0.0.1:${port};`)
+    .replace(/node(\d):3000/g, (_, i) => `127.0.0.1:${nodes[Number(i) - 1].port}`);
+}
+
+/**
+ * Runs a load balancer on a deploy/ config (rewritten only to point at the
+ * nodes' loopback ports); resolves once every node serves behind it.
+ */
+export async function startBalancer(kind, file, nodes) {
+  const port = await freePort();
+  const dir = mkdtempSync(path.join(tmpdir(), "lb-"));
+  const config = path.join(dir, path.basename(file));
+  writeFileSync(config, rewrite(file, port, nodes));
+  const child =
+    kind === "haproxy"
+      ? spawn("haproxy", ["-f", config, "-db"], { stdio: ["ignore", "ignore", "inherit"] })
+      : spawn("nginx", ["-c", config, "-p", dir, "-g", `daemon off; pid ${dir}/nginx.pid; error_log stderr warn;`], { stdio: ["ignore", "ignore", "inherit"] });
+  let exited = null;
+  child.on("exit", (code) => (exited = code));
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    if (exited !== null) throw new Error(`${kind} exited`);
+    if (i >= 150) throw new Error(`${kind} did not start`);
+    // Every node must be up behind it (health checks pass).
+    const answers = await Promise.all(nodes.map(() => fetch(`${url}/healthz`).then((r) => r.status).catch(() => 0)));
+    if (answers.every((s) => s === 200)) break;
+    await sleep(100);
+  }
+  return {
+    url,
+    stop: () => new Promise((resolve) => (exited !== null ? resolve() : (child.on("exit", resolve), child.kill("SIGTERM")))),
+  };
 }

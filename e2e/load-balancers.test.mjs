@@ -7,54 +7,13 @@
 // and upgraded to WebSocket.
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { binaries, startServer, connect, freePort, closeAll } from "./helpers.mjs";
+import { binaries, startServer, connect, closeAll, startBalancer } from "./helpers.mjs";
 
-const DEPLOY = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "deploy");
 const CLIENTS = 20;
 const ECHOES = 100;
 const BROADCASTS = 10;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** deploy/<file>, listening on `port` and pointing at the nodes. */
-function rewrite(file, port, nodes) {
-  return readFileSync(path.join(DEPLOY, file), "utf8")
-    .replace("bind :8080", `bind 127.0.0.1:${port}`)
-    .replace("listen 8080;", `listen 127.0.0.1:${port};`)
-    .replace(/node(\d):3000/g, (_, i) => `127.0.0.1:${nodes[Number(i) - 1].port}`);
-}
-
-/** Runs a load balancer on a deploy/ config; resolves once it serves. */
-async function startBalancer(kind, file, nodes) {
-  const port = await freePort();
-  const dir = mkdtempSync(path.join(tmpdir(), "lb-"));
-  const config = path.join(dir, path.basename(file));
-  writeFileSync(config, rewrite(file, port, nodes));
-  const child =
-    kind === "haproxy"
-      ? spawn("haproxy", ["-f", config, "-db"], { stdio: ["ignore", "ignore", "inherit"] })
-      : spawn("nginx", ["-c", config, "-p", dir, "-g", `daemon off; pid ${dir}/nginx.pid; error_log stderr warn;`], { stdio: ["ignore", "ignore", "inherit"] });
-  let exited = null;
-  child.on("exit", (code) => (exited = code));
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; ; i++) {
-    assert.equal(exited, null, `${kind} exited`);
-    assert.ok(i < 100, `${kind} did not start`);
-    // Every node must be up behind it (health checks pass).
-    const answers = await Promise.all(nodes.map(() => fetch(`${url}/healthz`).then((r) => r.status).catch(() => 0)));
-    if (answers.every((s) => s === 200)) break;
-    await sleep(100);
-  }
-  return {
-    url,
-    stop: () => new Promise((resolve) => (exited !== null ? resolve() : (child.on("exit", resolve), child.kill("SIGTERM")))),
-  };
-}
 
 async function forwarded(nodes) {
   let total = 0;

@@ -73,6 +73,10 @@ pub(crate) struct ClusterShared {
     adapters: RwLock<HashMap<SmolStr, Weak<AdapterInner>>>,
     subscriptions: mpsc::UnboundedSender<SubscriptionChange>,
     skipped: AtomicU64,
+    /// When this node joined.
+    started: std::time::Instant,
+    /// Whether another node's message arrived since.
+    heard_others: std::sync::atomic::AtomicBool,
     /// Messages taken from the broker, by kind.
     received: Mutex<HashMap<&'static str, u64>>,
 }
@@ -104,6 +108,8 @@ impl Cluster {
             adapters: RwLock::new(HashMap::new()),
             subscriptions,
             skipped: AtomicU64::new(0),
+            started: std::time::Instant::now(),
+            heard_others: std::sync::atomic::AtomicBool::new(false),
             received: Mutex::default(),
         });
         tracing::info!(
@@ -131,6 +137,30 @@ impl Cluster {
     /// The wire format of the broker's channels.
     pub fn format(&self) -> &Arc<dyn WireFormat> {
         &self.0.format
+    }
+
+    /// Whether this node had time to hear the others since it joined: one
+    /// heartbeat interval, or a moment after the first answer from another
+    /// node (they answer a newcomer at once, with where they listen).
+    pub fn settled(&self) -> bool {
+        let elapsed = self.0.started.elapsed();
+        elapsed >= self.0.config.heartbeat_interval
+            || (self.0.heard_others.load(Ordering::Acquire) && elapsed >= SETTLE_AFTER_ANSWER)
+    }
+
+    /// Whether this node serves its part of the cluster: it settled, the
+    /// broker is connected and every namespace's channels are subscribed
+    /// (for `/readyz`).
+    pub fn is_ready(&self) -> bool {
+        self.settled()
+            && self.0.broker.connected()
+            && self
+                .0
+                .adapters
+                .read()
+                .values()
+                .filter_map(Weak::upgrade)
+                .all(|adapter| adapter.is_subscribed())
     }
 
     /// Incoming messages skipped because they were malformed or foreign.
@@ -163,6 +193,16 @@ impl SessionRouter for Cluster {
         self.0
             .directory
             .address(tag, self.0.config.heartbeat_timeout)
+    }
+
+    fn peer(&self) -> Option<String> {
+        self.0
+            .directory
+            .any_other(&self.0.tag, self.0.config.heartbeat_timeout)
+    }
+
+    fn settling(&self) -> bool {
+        !self.settled()
     }
 }
 
@@ -202,7 +242,42 @@ impl ClusterShared {
     pub fn forget(&self, ns: &SmolStr) {
         self.adapters.write().remove(ns);
     }
+
+    /// A recovery request for a namespace this node does not serve gets its
+    /// "nothing here" at once, so that the asking node does not wait for
+    /// its timeout; other messages for it are ignored.
+    fn answer_for_unknown_namespace(&self, message: crate::message::ClusterMessage) {
+        use crate::message::{Body, ClusterMessage};
+        let (request_id, answer) = match message.body {
+            Body::TakeSession { request_id, .. }
+            | Body::MissedSince { request_id, .. }
+            | Body::RestoreSession { request_id, .. } => (request_id, switchyard_core::Value::Null),
+            Body::EvictSession { request_id, .. } => {
+                (request_id, switchyard_core::Value::Bool(false))
+            }
+            _ => {
+                tracing::trace!(ns = %message.nsp, "message for a namespace this node does not serve");
+                return;
+            }
+        };
+        let reply = ClusterMessage {
+            uid: self.uid.clone(),
+            nsp: message.nsp,
+            body: Body::RestoreSessionResponse {
+                request_id,
+                session: answer,
+            },
+        };
+        let to = crate::format::Destination::Node(&message.uid);
+        if let Some((channel, bytes)) = self.format.encode(&reply, to) {
+            self.broker.publish(&channel, bytes);
+        }
+    }
 }
+
+/// How long after the first answer from another node this one counts as
+/// settled (the others' addresses arrive together).
+const SETTLE_AFTER_ANSWER: Duration = Duration::from_millis(300);
 
 /// Waits before trying a refused subscription again.
 const SUBSCRIBE_RETRIES: [Duration; 3] = [
@@ -264,6 +339,7 @@ async fn dispatch(shared: Weak<ClusterShared>, mut incoming: mpsc::Receiver<Deli
         if message.uid == shared.uid {
             continue;
         }
+        shared.heard_others.store(true, Ordering::Release);
         let kind = message.body.kind();
         *shared.received.lock().entry(kind).or_default() += 1;
         metrics::counter!("switchyard_cluster_messages_received_total", "kind" => kind)
@@ -275,9 +351,7 @@ async fn dispatch(shared: Weak<ClusterShared>, mut incoming: mpsc::Receiver<Deli
             .and_then(Weak::upgrade);
         match adapter {
             Some(adapter) => adapter.on_message(message),
-            None => {
-                tracing::trace!(ns = %message.nsp, "message for a namespace this node does not serve")
-            }
+            None => shared.answer_for_unknown_namespace(message),
         }
     }
     tracing::debug!("broker stream ended");

@@ -50,6 +50,25 @@ impl Directory {
         self.entries.write().retain(|_, e| e.node != *node);
     }
 
+    /// The address of some live node other than `own`, if any.
+    pub fn any_other(&self, own: &str, timeout: Duration) -> Option<String> {
+        let entries = self.entries.read();
+        let live: Vec<&Entry> = entries
+            .iter()
+            .filter(|(tag, e)| tag.as_str() != own && e.seen.elapsed() <= timeout)
+            .map(|(_, e)| e)
+            .collect();
+        if live.is_empty() {
+            return None;
+        }
+        // Spread the clients of a draining node over the others.
+        let pick = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos() as usize)
+            % live.len();
+        Some(live[pick].address.clone())
+    }
+
     /// The address of the node with `tag`, if it was heard from within `timeout`.
     pub fn address(&self, tag: &str, timeout: Duration) -> Option<String> {
         self.entries

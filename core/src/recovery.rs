@@ -262,6 +262,11 @@ impl RecoveryLog {
         inner.sessions.insert(session.pid.clone(), (now, session));
     }
 
+    /// How many sessions are kept.
+    pub fn session_count(&self) -> usize {
+        self.inner.lock().sessions.len()
+    }
+
     /// Whether a session is kept.
     pub fn has_session(&self, pid: &str) -> bool {
         self.inner.lock().sessions.contains_key(pid)

@@ -411,6 +411,32 @@ impl SocketIo {
         self.engine.session_count()
     }
 
+    /// Starts a graceful shutdown (a rolling deploy): new connections are
+    /// sent to another live node of the cluster (refused with 503 without
+    /// one), and every connection is closed with "server shutting down":
+    /// the clients reconnect, elsewhere, and with connection state recovery
+    /// get their sessions back. Follow with [`SocketIo::close`] once
+    /// [`SocketIo::drained`].
+    pub fn drain(&self) {
+        self.engine.drain();
+    }
+
+    /// Whether a drain started.
+    pub fn is_draining(&self) -> bool {
+        self.engine.is_draining()
+    }
+
+    /// Whether a drain is complete: no connection is left (polling clients
+    /// collected their close packet) and no session kept in this node's
+    /// memory for recovery waits for its client.
+    pub fn drained(&self) -> bool {
+        self.engine.session_count() == 0
+            && self
+                .namespaces()
+                .iter()
+                .all(|ns| ns.adapter().kept_sessions() == 0)
+    }
+
     /// Shuts down: every socket disconnects with "server shutting down",
     /// every connection closes, every adapter leaves its cluster.
     pub async fn close(&self) {

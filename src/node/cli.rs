@@ -106,6 +106,12 @@ pub struct Cli {
     #[arg(long, env = "RECOVERY_MAX_REPLAY_BYTES", default_value_t = 512 * 1024)]
     pub recovery_max_replay_bytes: usize,
 
+    /// How long a stopping node (SIGTERM) may drain, in milliseconds: it
+    /// closes its clients (they reconnect elsewhere and recover), waits for
+    /// them to leave and for its kept sessions to be taken, then exits.
+    #[arg(long, env = "SHUTDOWN_TIMEOUT", default_value_t = 10_000)]
+    pub shutdown_timeout: u64,
+
     /// Serve the `/ops` namespace: cluster operations for any client
     /// (tests, demos). Unauthenticated: never enable it in production.
     #[arg(long, env = "OPS", value_parser = BoolishValueParser::new())]

@@ -5,6 +5,7 @@ mod cli;
 pub mod cluster;
 mod contract;
 mod demo;
+pub mod health;
 pub mod metrics;
 pub mod ops;
 
@@ -89,9 +90,17 @@ pub fn label(cli: &Cli, cluster: Option<&Cluster>) -> String {
 pub fn routes(cli: &Cli, io: &SocketIo, cluster: Option<&Cluster>) -> axum::Router {
     let client_js = Arc::new(cli.client_js.clone());
     let (io, cluster) = (io.clone(), cluster.cloned());
+    let (ready_io, ready_cluster) = (io.clone(), cluster.clone());
     axum::Router::new()
         .route("/", get(demo::page))
         .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/readyz",
+            get(move || {
+                let answer = health::readyz(&ready_io, ready_cluster.as_ref());
+                async move { answer }
+            }),
+        )
         .route(
             "/metrics",
             get(move || {
@@ -143,13 +152,75 @@ pub async fn run(cli: Cli) -> Result<(), NodeError> {
         "switchyard listening: demo at http://{local}/"
     );
     shutdown_signal().await;
-    tracing::info!("shutting down");
+    drain(&cli, &io, cluster.as_ref()).await;
     listening.shutdown().await;
     io.close().await;
     if let Some(cluster) = cluster {
         cluster.broker().close().await;
     }
     Ok(())
+}
+
+/// A graceful stop: `/readyz` turns 503, new clients are sent to another
+/// node, every connection is closed with "server shutting down" (clients
+/// reconnect elsewhere and recover their sessions), and the node waits —
+/// at most `--shutdown-timeout` — until polling clients collected their
+/// close packet and, without a session store, until the sessions it keeps
+/// in memory were taken by the nodes their clients came back to. It keeps
+/// serving the cluster (forwarded requests, recovery requests) meanwhile.
+pub async fn drain(cli: &Cli, io: &SocketIo, cluster: Option<&Cluster>) {
+    let started = std::time::Instant::now();
+    tracing::info!(
+        sessions = io.client_count(),
+        timeout_ms = cli.shutdown_timeout,
+        "draining"
+    );
+    io.drain();
+    let timeout = std::time::Duration::from_millis(cli.shutdown_timeout);
+    // Kept sessions are waited for while their clients keep coming back: a
+    // client that never received an event has no offset and cannot recover
+    // (as with Node), so its session would be waited for in vain.
+    let mut last_taken = std::time::Instant::now();
+    let mut kept = usize::MAX;
+    while !io.drained() && started.elapsed() < timeout {
+        let now = kept_sessions(io);
+        if now < kept {
+            last_taken = std::time::Instant::now();
+        }
+        kept = now;
+        if io.client_count() == 0 && last_taken.elapsed() >= KEPT_SESSIONS_QUIET {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let kept = kept_sessions(io);
+    if kept > 0 {
+        tracing::warn!(
+            kept,
+            "sessions kept here for recovery were not taken: they end with this node"
+        );
+    }
+    if let Some(cluster) = cluster {
+        // What the closed sockets kept for recovery is in the broker.
+        cluster.broker().flush().await;
+    }
+    tracing::info!(
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        left = io.client_count(),
+        complete = io.drained(),
+        "drained; leaving"
+    );
+}
+
+/// How long a draining node waits for its kept sessions once none was
+/// taken (clients retry after 0.5–1.5 s, then after about 2 s more).
+const KEPT_SESSIONS_QUIET: std::time::Duration = std::time::Duration::from_secs(5);
+
+fn kept_sessions(io: &SocketIo) -> usize {
+    io.namespaces()
+        .iter()
+        .map(|ns| ns.adapter().kept_sessions())
+        .sum()
 }
 
 /// Raises the soft open-file limit to the hard one: each client holds a

@@ -427,6 +427,13 @@ impl Adapter for ClusterAdapter {
         Box::pin(self.0.clone().evict_session(pid))
     }
 
+    fn kept_sessions(&self) -> usize {
+        if self.0.cluster.store.is_some() {
+            return 0;
+        }
+        self.0.local.recovery_log().session_count()
+    }
+
     fn server_count(&self) -> BoxFuture<usize> {
         let inner = self.0.clone();
         Box::pin(async move { inner.server_count().await })

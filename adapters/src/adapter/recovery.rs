@@ -168,16 +168,19 @@ impl AdapterInner {
             .unwrap_or(Value::Null)
     }
 
-    /// Asks the node a pid names; when it has nothing (the session was
-    /// recovered on another node since, which keeps it now), every node.
-    /// No request at all when the pid names no live node.
+    /// Asks the node a pid names; when it has nothing, or the pid names no
+    /// live node (the session was recovered on another node since, which
+    /// keeps it now, or the node that made it was restarted), every node,
+    /// in one request that each answers at once.
     async fn ask_keeper(&self, pid: &Sid, body: impl Fn(RequestId) -> Body) -> Value {
-        let Some(keeper) = self.keeper_of(pid) else {
+        if let Some(keeper) = self.keeper_of(pid) {
+            let answer = self.ask(keeper, &body).await;
+            if !answer.is_null() {
+                return answer;
+            }
+        }
+        if self.nodes.lock().is_empty() {
             return Value::Null;
-        };
-        let answer = self.ask(keeper, &body).await;
-        if !answer.is_null() {
-            return answer;
         }
         self.ask_everyone(body).await
     }

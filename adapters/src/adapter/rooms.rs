@@ -104,6 +104,12 @@ impl AdapterInner {
         pending.then(|| self.ready.clone())
     }
 
+    /// Whether this namespace's own channels were subscribed.
+    pub(crate) fn is_subscribed(&self) -> bool {
+        // Once tried: after a failure the broker resubscribes on reconnection.
+        self.ready.borrow().is_some()
+    }
+
     /// Another node asks this one to make sockets join and to confirm.
     pub(super) fn answer_sockets_join(
         self: &Arc<Self>,

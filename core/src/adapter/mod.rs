@@ -261,6 +261,13 @@ pub trait Adapter: Send + Sync + 'static {
         Box::pin(async { Err(Unrecoverable::UnknownOffset) })
     }
 
+    /// Connection state recovery: sessions kept in this node's memory for
+    /// other nodes to take (a cluster without a session store). A draining
+    /// node waits for them. The default keeps none that others could take.
+    fn kept_sessions(&self) -> usize {
+        0
+    }
+
     /// Leaves the cluster.
     fn close(&self) -> BoxFuture<()>;
 }

@@ -32,6 +32,19 @@ pub trait SessionRouter: Send + Sync + 'static {
 
     /// Where the node with `tag` listens (`host:port`), while it is alive.
     fn owner(&self, tag: &str) -> Option<String>;
+
+    /// Where some other live node listens, if any (a draining node sends
+    /// new clients there).
+    fn peer(&self) -> Option<String> {
+        None
+    }
+
+    /// Whether this node may not know every other node yet (it just
+    /// started): a request for an unknown tag then waits a moment for the
+    /// node's address instead of failing at once.
+    fn settling(&self) -> bool {
+        false
+    }
 }
 
 /// The tag a session id names, if any.

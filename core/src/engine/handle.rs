@@ -17,6 +17,10 @@ use super::ResponseBody;
 /// The error type of request bodies the engine accepts.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// How long a request for an unknown owner waits while the node settles.
+const OWNER_WAIT_STEP: std::time::Duration = std::time::Duration::from_millis(50);
+const OWNER_WAIT_STEPS: usize = 40;
+
 impl<H: EngineHandler> Engine<H> {
     /// Serves one Engine.IO request (any path; the caller routes by path).
     pub async fn handle<B>(&self, req: Request<B>) -> Response<ResponseBody>
@@ -66,7 +70,7 @@ impl<H: EngineHandler> Engine<H> {
                 .get(sid)
                 .filter(|session| !session.close_if_pong_overdue());
             let Some(session) = session else {
-                if let Some(owner) = self.owner_of(sid, req.headers()) {
+                if let Some(owner) = self.owner_of(sid, req.headers()).await {
                     self.inner
                         .forwarded
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -101,6 +105,20 @@ impl<H: EngineHandler> Engine<H> {
 
         if req.method() != Method::GET {
             return refuse(EngineError::BadHandshakeMethod, None, None);
+        }
+        if self
+            .inner
+            .draining
+            .load(std::sync::atomic::Ordering::Acquire)
+        {
+            if let Some(response) = self.handshake_elsewhere(req).await {
+                return response;
+            }
+            return refuse(
+                EngineError::Forbidden,
+                Some("Server is shutting down"),
+                Some(http::StatusCode::SERVICE_UNAVAILABLE),
+            );
         }
         if transport == TransportKind::WebSocket && !is_upgrade {
             return refuse(EngineError::BadRequest, None, None);
@@ -149,8 +167,10 @@ impl<H: EngineHandler> Engine<H> {
     }
 
     /// The address of the node owning `sid`, when it is another live node
-    /// and the request was not forwarded already.
-    fn owner_of(&self, sid: &str, headers: &http::HeaderMap) -> Option<String> {
+    /// and the request was not forwarded already. Right after this node
+    /// started, an owner not known yet is waited for a moment: its address
+    /// arrives with its first messages.
+    async fn owner_of(&self, sid: &str, headers: &http::HeaderMap) -> Option<String> {
         let router = self.inner.config.session_router.as_ref()?;
         if headers.contains_key(forward::FORWARDED_HEADER) {
             return None;
@@ -159,7 +179,43 @@ impl<H: EngineHandler> Engine<H> {
         if tag == router.tag() {
             return None;
         }
+        for _ in 0..OWNER_WAIT_STEPS {
+            if let Some(owner) = router.owner(tag) {
+                return Some(owner);
+            }
+            if !router.settling() {
+                return None;
+            }
+            tokio::time::sleep(OWNER_WAIT_STEP).await;
+        }
         router.owner(tag)
+    }
+
+    /// While draining, a new session is opened on another live node: the
+    /// handshake is forwarded there. `None` when there is none.
+    async fn handshake_elsewhere<B>(&self, req: Request<B>) -> Option<Response<ResponseBody>>
+    where
+        B: http_body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<BoxError>,
+    {
+        let router = self.inner.config.session_router.as_ref()?;
+        if req.headers().contains_key(forward::FORWARDED_HEADER) {
+            return None;
+        }
+        let peer = router.peer()?;
+        let config = &self.inner.config;
+        self.inner
+            .forwarded
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let limit = config.max_http_buffer_size;
+        match forward::forward(req, &peer, limit, config.http.request_timeout).await {
+            Ok(response) => Some(response),
+            Err(e) => {
+                tracing::debug!(%peer, error = %e, "handshake not forwarded while draining");
+                None
+            }
+        }
     }
 
     /// Creates a session, queues its open packet and starts its heartbeat.

@@ -124,6 +124,8 @@ pub(crate) struct EngineInner<H: EngineHandler> {
     forwarded: AtomicU64,
     /// New sessions per client address, when limited.
     pub(crate) session_rates: Option<AddressRates>,
+    /// The server is shutting down: new sessions go to another node.
+    pub(crate) draining: std::sync::atomic::AtomicBool,
 }
 
 impl<H: EngineHandler> Engine<H> {
@@ -157,6 +159,7 @@ impl<H: EngineHandler> Engine<H> {
         Engine {
             inner: Arc::new(EngineInner {
                 session_rates,
+                draining: std::sync::atomic::AtomicBool::new(false),
                 config,
                 handler,
                 sessions: RwLock::new(HashMap::new()),
@@ -199,6 +202,24 @@ impl<H: EngineHandler> Engine<H> {
             Some(router) => Sid::from(format!("{}.{}", Sid::random(), router.tag())),
             None => Sid::random(),
         }
+    }
+
+    /// Starts a drain: new handshakes are forwarded to another live node
+    /// (refused with 503 when there is none), and every session is closed
+    /// with "server shutting down" (its client reconnects, elsewhere).
+    /// Requests of other nodes' sessions are still forwarded.
+    pub fn drain(&self) {
+        self.inner
+            .draining
+            .store(true, std::sync::atomic::Ordering::Release);
+        self.close_all(CloseReason::ServerShuttingDown);
+    }
+
+    /// Whether a drain started.
+    pub fn is_draining(&self) -> bool {
+        self.inner
+            .draining
+            .load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Closes every session.
