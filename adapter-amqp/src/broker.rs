@@ -326,6 +326,7 @@ async fn publish_loop(shared: Arc<Shared>, mut queue: mpsc::Receiver<Outgoing>) 
                 p.exchanges.insert(exchange.clone());
             }
         }
+        let started = std::time::Instant::now();
         let sent = publisher
             .basic_publish(
                 exchange,
@@ -335,6 +336,7 @@ async fn publish_loop(shared: Arc<Shared>, mut queue: mpsc::Receiver<Outgoing>) 
                 BasicProperties::default(),
             )
             .await;
+        switchyard_cluster::broker::record_publish("amqp", started);
         if let Err(e) = sent {
             dropped(&shared, &e.to_string());
         }

@@ -235,10 +235,12 @@ async fn write(
     while let Some(entry) = queue.recv().await {
         match entry {
             Outgoing::Message(subject, payload) => {
+                let started = std::time::Instant::now();
                 if let Err(e) = client.publish(subject, payload).await {
                     counters.publish_failure();
                     tracing::warn!(broker = "nats", error = %e, "publish failed");
                 }
+                switchyard_cluster::broker::record_publish("nats", started);
             }
             Outgoing::Keep {
                 kept,

@@ -362,12 +362,10 @@ async fn write(
                 tracing::debug!(broker = "redis", error = %e, "publish not queued");
             }
         }
-        let failed = pipeline
-            .try_all::<RedisValue>()
-            .await
-            .iter()
-            .filter(|r| r.is_err())
-            .count();
+        let started = std::time::Instant::now();
+        let results = pipeline.try_all::<RedisValue>().await;
+        switchyard_cluster::broker::record_publish("redis", started);
+        let failed = results.iter().filter(|r| r.is_err()).count();
         if failed > 0 {
             for _ in 0..failed {
                 counters.publish_failure();

@@ -18,6 +18,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use switchyard_core::Room;
 
+/// Records how long handing messages to the broker took
+/// (`switchyard_broker_publish_seconds{broker}`), from `started`.
+pub fn record_publish(broker: &'static str, started: std::time::Instant) {
+    metrics::histogram!("switchyard_broker_publish_seconds", "broker" => broker)
+        .record(started.elapsed().as_secs_f64());
+}
+
 /// A boxed future, as brokers return them.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 

@@ -163,6 +163,19 @@ impl Cluster {
                 .all(|adapter| adapter.is_subscribed())
     }
 
+    /// How many other nodes this one hears (heartbeat membership, the most
+    /// any namespace knows).
+    pub fn node_count(&self) -> usize {
+        self.0
+            .adapters
+            .read()
+            .values()
+            .filter_map(Weak::upgrade)
+            .map(|adapter| adapter.node_count())
+            .max()
+            .unwrap_or(0)
+    }
+
     /// Incoming messages skipped because they were malformed or foreign.
     pub fn skipped_messages(&self) -> u64 {
         self.0.skipped.load(Ordering::Relaxed)

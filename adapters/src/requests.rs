@@ -81,6 +81,7 @@ impl Requests {
         expected: Expected,
         sockets: Vec<SocketInfo>,
     ) -> oneshot::Receiver<()> {
+        metrics::counter!("switchyard_cluster_requests_total").increment(1);
         let (tx, rx) = oneshot::channel();
         let done = if expected.outstanding() == 0 {
             let _ = tx.send(());
@@ -106,6 +107,14 @@ impl Requests {
 
     /// Ends a gathering request, with what it collected.
     pub fn finish(&self, id: &RequestId) -> Gathered {
+        let gathered = self.finish_inner(id);
+        if gathered.missing > 0 {
+            metrics::counter!("switchyard_cluster_request_timeouts_total").increment(1);
+        }
+        gathered
+    }
+
+    fn finish_inner(&self, id: &RequestId) -> Gathered {
         match self.pending.lock().remove(id) {
             Some(Request {
                 expected,
@@ -128,6 +137,7 @@ impl Requests {
 
     /// Starts a broadcast-with-acks request.
     pub fn acks(&self, id: RequestId, expected: Expected, sink: mpsc::UnboundedSender<AckEvent>) {
+        metrics::counter!("switchyard_cluster_requests_total").increment(1);
         self.pending.lock().insert(
             id,
             Request {
@@ -145,6 +155,7 @@ impl Requests {
 
     /// Records a response from `from`.
     pub fn respond(&self, from: &NodeId, body: Body) {
+        metrics::counter!("switchyard_cluster_responses_total").increment(1);
         let Some(id) = body.response_to().cloned() else {
             return;
         };

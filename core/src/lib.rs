@@ -30,6 +30,7 @@ mod handler;
 mod handshake;
 pub mod limits;
 mod listen;
+pub mod metrics;
 mod namespace;
 mod operator;
 pub mod presence;

@@ -136,6 +136,8 @@ impl ServerConfig {
 pub struct ServerStats {
     /// Engine.IO sessions open on this node.
     pub sessions: usize,
+    /// Of them, over HTTP long-polling.
+    pub polling_sessions: usize,
     /// Requests forwarded to the node owning their session.
     pub forwarded_requests: u64,
 }
@@ -259,8 +261,10 @@ impl SocketIo {
 
     /// Counters of this server (for metrics).
     pub fn stats(&self) -> ServerStats {
+        let (sessions, polling_sessions) = self.engine.session_counts();
         ServerStats {
-            sessions: self.engine.session_count(),
+            sessions,
+            polling_sessions,
             forwarded_requests: self.engine.forwarded_requests(),
         }
     }

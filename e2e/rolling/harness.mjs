@@ -159,7 +159,12 @@ function summarize(subs, published, disruption) {
       seen.add(n);
       previous = Math.max(previous, n);
     }
-    lost += union.filter((n) => !seen.has(n)).length;
+    const missing = union.filter((n) => !seen.has(n));
+    lost += missing.length;
+    if (missing.length && process.env.ROLLING_DEBUG) {
+      const around = (n) => s.received.slice(Math.max(0, s.received.indexOf(n - 1) - 2), s.received.indexOf(n - 1) + 4);
+      console.error(`missing ${missing.slice(0, 10)} (${missing.length}); ids ${s.connects.map((c) => `${c.id}${c.recovered ? "+" : ""}@${Math.round(c.at)}`).join(" ")}; around: ${around(missing[0])}`);
+    }
     for (let i = 1; i < s.times.length; i++) longestGap = Math.max(longestGap, s.times[i] - s.times[i - 1]);
     reconnections += s.connects.length - 1;
     notRecovered += s.connects.slice(1).filter((c) => !c.recovered).length;

@@ -106,6 +106,12 @@ pub struct Cli {
     #[arg(long, env = "RECOVERY_MAX_REPLAY_BYTES", default_value_t = 512 * 1024)]
     pub recovery_max_replay_bytes: usize,
 
+    /// Serve `/metrics`, `/healthz` and `/readyz` on this address
+    /// (`host:port`) instead of the public port (health stays on both, for
+    /// load balancers). Default: the public port.
+    #[arg(long, env = "ADMIN_LISTEN")]
+    pub admin_listen: Option<String>,
+
     /// How long a stopping node (SIGTERM) may drain, in milliseconds: it
     /// closes its clients (they reconnect elsewhere and recover), waits for
     /// them to leave and for its kept sessions to be taken, then exits.

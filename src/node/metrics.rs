@@ -1,124 +1,180 @@
-//! `/metrics`: the node's counters in Prometheus' text format, for
-//! operators and load tests. Counters the libraries record through the
-//! `metrics` facade (such as `switchyard_refused_total{reason}`) are kept by
-//! the Prometheus recorder installed at start and rendered after these.
+//! `/metrics`: the node's counters, gauges and histograms in Prometheus'
+//! text format, kept by the `metrics` facade's Prometheus recorder
+//! (`metrics-exporter-prometheus`) installed at start. The libraries record
+//! their own as things happen (`switchyard_core::metrics::names`, the
+//! cluster's and brokers'); the gauges that describe the present (sessions,
+//! sockets, nodes) and the totals other parts keep are set at each scrape.
 
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use std::fmt::Write;
+use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
 use switchyard_cluster::Cluster;
 use switchyard_core::SocketIo;
+use switchyard_core::limits::Refused;
+use switchyard_core::metrics::names;
 
 static RECORDER: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
+/// Latency buckets, in seconds.
+const SECONDS: [f64; 14] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
 /// Installs the process's metrics recorder (once; later calls do nothing).
 pub fn install() {
-    RECORDER.get_or_init(|| match PrometheusBuilder::new().install_recorder() {
-        Ok(handle) => Some(handle),
-        Err(e) => {
-            tracing::warn!(error = %e, "no metrics recorder: library counters are not exported");
-            None
+    RECORDER.get_or_init(|| {
+        let builder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &SECONDS)
+            .and_then(|b| b.install_recorder());
+        match builder {
+            Ok(handle) => {
+                describe();
+                Some(handle)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "no metrics recorder: nothing is exported");
+                None
+            }
         }
     });
 }
 
-/// The counters of a node, as Prometheus reads them.
-pub fn render(io: &SocketIo, cluster: Option<&Cluster>) -> String {
-    let mut out = String::new();
-    if let Some(Some(handle)) = RECORDER.get() {
-        out.push_str(&handle.render());
-    }
-    let mut metric = |name: &str, kind: &str, help: &str, samples: &[(String, u64)]| {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-        for (labels, value) in samples {
-            let _ = writeln!(out, "{name}{labels} {value}");
-        }
-    };
-    let stats = io.stats();
-    metric(
+fn describe() {
+    describe_counter!(
+        names::HANDSHAKES,
+        "Engine.IO sessions opened, by transport."
+    );
+    describe_counter!(names::DISCONNECTS, "Engine.IO sessions closed, by reason.");
+    describe_counter!(
+        names::PACKETS_RECEIVED,
+        "Engine.IO packets received from clients."
+    );
+    describe_counter!(
+        names::BYTES_RECEIVED,
+        "Bytes of the packets received from clients."
+    );
+    describe_counter!(names::PACKETS_SENT, "Packets queued for clients.");
+    describe_counter!(
+        names::BYTES_SENT,
+        "Bytes of the packets queued for clients."
+    );
+    describe_counter!(names::BROADCASTS, "Broadcasts delivered on this node.");
+    describe_counter!(
+        names::VOLATILE_DROPPED,
+        "Volatile packets dropped for clients not ready."
+    );
+    describe_counter!(names::ACKS, "Acknowledgements waited for, by result.");
+    describe_counter!(names::RECOVERIES, "Connection state recoveries, by result.");
+    describe_histogram!(
+        names::OUTGOING_WAIT,
+        "Time packets waited in a client's queue before being written."
+    );
+    describe_counter!(
+        "switchyard_refused_total",
+        "Requests refused and clients cut off past a limit, by reason."
+    );
+    describe_counter!(
+        "switchyard_cluster_messages_received_total",
+        "Cluster messages of other nodes taken from the broker, by kind."
+    );
+    describe_counter!(
+        "switchyard_cluster_requests_total",
+        "Requests this node sent to the other nodes."
+    );
+    describe_counter!(
+        "switchyard_cluster_responses_total",
+        "Responses other nodes sent to this node."
+    );
+    describe_counter!(
+        "switchyard_cluster_request_timeouts_total",
+        "Requests that timed out with answers missing."
+    );
+    describe_histogram!(
+        "switchyard_broker_publish_seconds",
+        "Time to hand queued messages to the broker."
+    );
+    describe_gauge!(
         "switchyard_sessions",
-        "gauge",
-        "Engine.IO sessions open on this node.",
-        &[(String::new(), stats.sessions as u64)],
+        "Engine.IO sessions open on this node, by transport."
     );
-    metric(
-        "switchyard_forwarded_requests_total",
-        "counter",
-        "Requests forwarded to the node owning their session.",
-        &[(String::new(), stats.forwarded_requests)],
-    );
-    let sockets: Vec<(String, u64)> = io
-        .namespaces()
-        .iter()
-        .map(|ns| {
-            (
-                format!("{{namespace=\"{}\"}}", escape(ns.name())),
-                ns.socket_count() as u64,
-            )
-        })
-        .collect();
-    metric(
+    describe_gauge!(
         "switchyard_sockets",
-        "gauge",
-        "Sockets connected to this node, by namespace.",
-        &sockets,
+        "Sockets connected to this node, by namespace."
     );
-    let online: Vec<(String, u64)> = io
-        .namespaces()
-        .iter()
-        .map(|ns| {
-            (
-                format!("{{namespace=\"{}\"}}", escape(ns.name())),
-                ns.online_users().len() as u64,
-            )
-        })
-        .collect();
-    metric(
+    describe_gauge!(
         "switchyard_online_users",
-        "gauge",
-        "Users online in the cluster, by namespace.",
-        &online,
+        "Users online in the cluster, by namespace."
     );
-    if let Some(cluster) = cluster {
-        let broker = cluster.broker().stats();
-        let label = format!("{{broker=\"{}\"}}", cluster.broker().kind());
-        for (name, help, value) in [
-            (
-                "switchyard_broker_outages_total",
-                "Times the broker connection was lost.",
-                broker.outages,
-            ),
-            (
-                "switchyard_broker_recoveries_total",
-                "Times it was restored.",
-                broker.recoveries,
-            ),
-            (
-                "switchyard_broker_publish_failures_total",
-                "Messages that could not be published.",
-                broker.publish_failures,
-            ),
-            (
-                "switchyard_broker_lost_incoming_total",
-                "Incoming messages the broker client dropped.",
-                broker.lost_incoming,
-            ),
-            (
-                "switchyard_cluster_skipped_messages_total",
-                "Malformed or foreign cluster messages skipped.",
-                cluster.skipped_messages(),
-            ),
-        ] {
-            metric(name, "counter", help, &[(label.clone(), value)]);
-        }
+    describe_gauge!(
+        "switchyard_cluster_nodes",
+        "Other nodes this node hears from."
+    );
+    describe_gauge!(
+        "switchyard_ready",
+        "1 while the node is ready for new clients (/readyz)."
+    );
+    describe_counter!(
+        "switchyard_forwarded_requests_total",
+        "Requests forwarded to the node owning their session."
+    );
+    describe_counter!(
+        "switchyard_broker_outages_total",
+        "Times the broker connection was lost."
+    );
+    describe_counter!(
+        "switchyard_broker_recoveries_total",
+        "Times it was restored."
+    );
+    describe_counter!(
+        "switchyard_broker_publish_failures_total",
+        "Messages that could not be published."
+    );
+    describe_counter!(
+        "switchyard_broker_lost_incoming_total",
+        "Incoming messages the broker client dropped."
+    );
+    describe_counter!(
+        "switchyard_cluster_skipped_messages_total",
+        "Malformed or foreign cluster messages skipped."
+    );
+    for reason in Refused::all() {
+        // Present from the start, at 0, so that rates can be computed.
+        counter!("switchyard_refused_total", "reason" => reason.as_str()).absolute(reason.count());
     }
-    out
 }
 
-fn escape(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+/// The metrics of a node, as Prometheus reads them.
+pub fn render(io: &SocketIo, cluster: Option<&Cluster>) -> String {
+    let Some(Some(handle)) = RECORDER.get() else {
+        return String::new();
+    };
+    let stats = io.stats();
+    gauge!("switchyard_sessions", "transport" => "polling").set(stats.polling_sessions as f64);
+    gauge!("switchyard_sessions", "transport" => "websocket")
+        .set(stats.sessions.saturating_sub(stats.polling_sessions) as f64);
+    counter!("switchyard_forwarded_requests_total").absolute(stats.forwarded_requests);
+    for ns in io.namespaces() {
+        let name = ns.name().to_string();
+        gauge!("switchyard_sockets", "namespace" => name.clone()).set(ns.socket_count() as f64);
+        gauge!("switchyard_online_users", "namespace" => name).set(ns.online_users().len() as f64);
+    }
+    let ready = super::health::not_ready(io, cluster).is_none();
+    gauge!("switchyard_ready").set(if ready { 1.0 } else { 0.0 });
+    if let Some(cluster) = cluster {
+        let broker = cluster.broker().stats();
+        let kind = cluster.broker().kind();
+        gauge!("switchyard_cluster_nodes").set(cluster.node_count() as f64);
+        counter!("switchyard_broker_outages_total", "broker" => kind).absolute(broker.outages);
+        counter!("switchyard_broker_recoveries_total", "broker" => kind)
+            .absolute(broker.recoveries);
+        counter!("switchyard_broker_publish_failures_total", "broker" => kind)
+            .absolute(broker.publish_failures);
+        counter!("switchyard_broker_lost_incoming_total", "broker" => kind)
+            .absolute(broker.lost_incoming);
+        counter!("switchyard_cluster_skipped_messages_total", "broker" => kind)
+            .absolute(cluster.skipped_messages());
+    }
+    handle.render()
 }
 
 #[cfg(test)]
@@ -126,18 +182,20 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn renders_the_counters() {
+    async fn renders_what_the_server_counts() {
+        install();
         let io = SocketIo::default();
         io.of("/chat");
         let text = render(&io, None);
-        assert!(
-            text.contains("# TYPE switchyard_sessions gauge\nswitchyard_sessions 0\n"),
-            "{text}"
-        );
-        assert!(
-            text.contains("switchyard_sockets{namespace=\"/chat\"} 0"),
-            "{text}"
-        );
-        assert!(text.contains("switchyard_forwarded_requests_total 0"));
+        for line in [
+            "# TYPE switchyard_sessions gauge",
+            "switchyard_sessions{transport=\"polling\"} 0",
+            "switchyard_sockets{namespace=\"/chat\"} 0",
+            "switchyard_forwarded_requests_total 0",
+            "switchyard_refused_total{reason=\"client_buffer\"}",
+            "switchyard_ready 1",
+        ] {
+            assert!(text.contains(line), "{line} missing from:\n{text}");
+        }
     }
 }

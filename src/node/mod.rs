@@ -85,37 +85,12 @@ pub fn label(cli: &Cli, cluster: Option<&Cluster>) -> String {
         .unwrap_or_else(|| "single".into())
 }
 
-/// The HTTP routes around Socket.IO: the demo page, the client bundle, a
-/// health check and the metrics.
+/// The HTTP routes around Socket.IO: the demo page, the client bundle, the
+/// health checks and, unless `--admin-listen` moves them, the metrics.
 pub fn routes(cli: &Cli, io: &SocketIo, cluster: Option<&Cluster>) -> axum::Router {
     let client_js = Arc::new(cli.client_js.clone());
-    let (io, cluster) = (io.clone(), cluster.cloned());
-    let (ready_io, ready_cluster) = (io.clone(), cluster.clone());
-    axum::Router::new()
+    let public = axum::Router::new()
         .route("/", get(demo::page))
-        .route("/healthz", get(|| async { "ok" }))
-        .route(
-            "/readyz",
-            get(move || {
-                let answer = health::readyz(&ready_io, ready_cluster.as_ref());
-                async move { answer }
-            }),
-        )
-        .route(
-            "/metrics",
-            get(move || {
-                let text = metrics::render(&io, cluster.as_ref());
-                async move {
-                    (
-                        [(
-                            axum::http::header::CONTENT_TYPE,
-                            "text/plain; version=0.0.4",
-                        )],
-                        text,
-                    )
-                }
-            }),
-        )
         .route(
             "/socket.io.min.js",
             get(move || {
@@ -123,6 +98,68 @@ pub fn routes(cli: &Cli, io: &SocketIo, cluster: Option<&Cluster>) -> axum::Rout
                 async move { demo::client_bundle(&path).await }
             }),
         )
+        .merge(health_routes(io, cluster));
+    if cli.admin_listen.is_some() {
+        public
+    } else {
+        public.merge(metrics_routes(io, cluster))
+    }
+}
+
+/// `/healthz` and `/readyz`.
+pub fn health_routes(io: &SocketIo, cluster: Option<&Cluster>) -> axum::Router {
+    let (io, cluster) = (io.clone(), cluster.cloned());
+    axum::Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/readyz",
+            get(move || {
+                let answer = health::readyz(&io, cluster.as_ref());
+                async move { answer }
+            }),
+        )
+}
+
+/// `/metrics`.
+pub fn metrics_routes(io: &SocketIo, cluster: Option<&Cluster>) -> axum::Router {
+    let (io, cluster) = (io.clone(), cluster.cloned());
+    axum::Router::new().route(
+        "/metrics",
+        get(move || {
+            let text = metrics::render(&io, cluster.as_ref());
+            async move {
+                (
+                    [(
+                        axum::http::header::CONTENT_TYPE,
+                        "text/plain; version=0.0.4",
+                    )],
+                    text,
+                )
+            }
+        }),
+    )
+}
+
+/// Serves the metrics and health checks on `--admin-listen`, when set.
+async fn serve_admin(
+    cli: &Cli,
+    io: &SocketIo,
+    cluster: Option<&Cluster>,
+) -> Result<Option<switchyard_core::Listening>, NodeError> {
+    let Some(addr) = &cli.admin_listen else {
+        return Ok(None);
+    };
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| NodeError::Bind {
+            addr: addr.clone(),
+            source,
+        })?;
+    let local = listener.local_addr()?;
+    let app = metrics_routes(io, cluster).merge(health_routes(io, cluster));
+    let listening = switchyard_core::serve(listener, app)?;
+    tracing::info!(addr = %local, "metrics and health on the admin address");
+    Ok(Some(listening))
 }
 
 /// Runs a node until SIGINT or SIGTERM, then shuts down gracefully.
@@ -141,6 +178,7 @@ pub async fn run(cli: Cli) -> Result<(), NodeError> {
     let local: SocketAddr = listener.local_addr()?;
     let app = tower_layer::Layer::layer(&io.layer(), routes(&cli, &io, cluster.as_ref()));
     let listening = switchyard_core::serve_with(listener, app, cli.http_limits())?;
+    let admin = serve_admin(&cli, &io, cluster.as_ref()).await?;
     tracing::info!(
         addr = %local,
         adapter = ?cli.adapter,
@@ -154,6 +192,9 @@ pub async fn run(cli: Cli) -> Result<(), NodeError> {
     shutdown_signal().await;
     drain(&cli, &io, cluster.as_ref()).await;
     listening.shutdown().await;
+    if let Some(admin) = admin {
+        admin.shutdown().await;
+    }
     io.close().await;
     if let Some(cluster) = cluster {
         cluster.broker().close().await;
@@ -177,18 +218,20 @@ pub async fn drain(cli: &Cli, io: &SocketIo, cluster: Option<&Cluster>) {
     );
     io.drain();
     let timeout = std::time::Duration::from_millis(cli.shutdown_timeout);
-    // Kept sessions are waited for while their clients keep coming back: a
-    // client that never received an event has no offset and cannot recover
-    // (as with Node), so its session would be waited for in vain.
-    let mut last_taken = std::time::Instant::now();
-    let mut kept = usize::MAX;
+    // Waited for while it makes progress: polling clients collecting their
+    // close packet, kept sessions taken by the nodes their clients came back
+    // to. A client that never received an event has no offset and cannot
+    // recover (as with Node), and one that gave up polling never collects:
+    // theirs would be waited for in vain.
+    let mut last_progress = std::time::Instant::now();
+    let mut left = usize::MAX;
     while !io.drained() && started.elapsed() < timeout {
-        let now = kept_sessions(io);
-        if now < kept {
-            last_taken = std::time::Instant::now();
+        let now = kept_sessions(io) + io.client_count();
+        if now < left {
+            last_progress = std::time::Instant::now();
         }
-        kept = now;
-        if io.client_count() == 0 && last_taken.elapsed() >= KEPT_SESSIONS_QUIET {
+        left = now;
+        if last_progress.elapsed() >= DRAIN_QUIET {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -212,9 +255,9 @@ pub async fn drain(cli: &Cli, io: &SocketIo, cluster: Option<&Cluster>) {
     );
 }
 
-/// How long a draining node waits for its kept sessions once none was
-/// taken (clients retry after 0.5–1.5 s, then after about 2 s more).
-const KEPT_SESSIONS_QUIET: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long a draining node waits once nothing left (clients retry after
+/// 0.5–1.5 s, then after about 2 s more).
+const DRAIN_QUIET: std::time::Duration = std::time::Duration::from_secs(5);
 
 fn kept_sessions(io: &SocketIo) -> usize {
     io.namespaces()

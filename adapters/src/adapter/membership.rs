@@ -76,6 +76,11 @@ impl AdapterInner {
     }
 
     /// The answers a request to every other node expects.
+    /// How many other nodes this namespace hears from.
+    pub(crate) fn node_count(&self) -> usize {
+        self.nodes.lock().len()
+    }
+
     pub(super) async fn expected(&self) -> Expected {
         match self.cluster.format.membership() {
             Membership::Heartbeat => Expected::Nodes(self.nodes.lock().keys().cloned().collect()),

@@ -431,7 +431,10 @@ impl Adapter for ClusterAdapter {
         if self.0.cluster.store.is_some() {
             return 0;
         }
-        self.0.local.recovery_log().session_count()
+        // A session taken by another node still needs this one until that
+        // node asked for the packets it missed (its pin is released then).
+        let pinned = self.0.pins.lock().len();
+        pinned.max(self.0.local.recovery_log().session_count())
     }
 
     fn server_count(&self) -> BoxFuture<usize> {

@@ -205,10 +205,12 @@ impl AdapterInner {
     }
 
     /// Evicts a socket of this node; once evicted, its session is in the
-    /// store (flushed) or in this node's memory.
+    /// store (flushed) or in this node's memory. The store is flushed even
+    /// when there was nothing to evict: the socket may have just left, its
+    /// session still on its way there.
     async fn evict_here(&self, pid: &str) -> bool {
         let evicted = self.namespace.upgrade().is_some_and(|ns| ns.evict(pid));
-        if evicted && self.cluster.store.is_some() {
+        if self.cluster.store.is_some() {
             self.cluster.broker.flush().await;
         }
         evicted

@@ -250,6 +250,7 @@ impl Adapter for LocalAdapter {
         let Some(encoded) = ns.encode(&packet) else {
             return;
         };
+        crate::metrics::HOT.broadcasts.increment(1);
         self.for_each_target(opts, |socket| {
             socket.deliver(&encoded, opts.flags.volatile, &packet);
         });

@@ -58,7 +58,9 @@ impl ServerState {
                     // Half the client's budget at most: live packets still fit behind.
                     let budget = session.engine.config.max_client_buffer_bytes / 2;
                     config.max_replay_bytes = config.max_replay_bytes.min(budget);
-                    recover(&ns, &session, &auth, pid, offset, config).await
+                    let recovered = recover(&ns, &session, &auth, pid, offset, config).await;
+                    crate::metrics::recovery(recovered.is_some());
+                    recovered
                 }
                 None => None,
             };

@@ -48,12 +48,14 @@ pub(super) async fn recover(
     let adapter = ns.adapter();
     let state = match adapter.take_session(pid.clone(), config).await {
         Some(state) => state,
-        // Its old socket may still look connected (a silent transport, or
-        // one relayed by a node that left): close it, then take its session.
-        None if adapter.evict_session(pid.clone()).await => {
+        None => {
+            // Its old socket may still look connected (a silent transport,
+            // or one relayed by a node that left), or have just left with
+            // its session still on its way to the store: evict it, let every
+            // node flush, then take the session.
+            adapter.evict_session(pid.clone()).await;
             adapter.take_session(pid.clone(), config).await?
         }
-        None => return None,
     };
     let rooms = state.rooms.clone();
     let socket = Socket::restored(ns.clone(), session.clone(), auth.clone(), state);

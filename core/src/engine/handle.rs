@@ -254,6 +254,10 @@ impl<H: EngineHandler> Engine<H> {
         self.inner
             .schedule_ping(&session, session.heartbeat_generation());
         tracing::debug!(sid = %session.sid(), ?transport, "session opened");
+        crate::metrics::handshake(match transport {
+            TransportKind::Polling => "polling",
+            TransportKind::WebSocket => "websocket",
+        });
         self.inner.handler.on_open(&session);
         session
     }

@@ -191,6 +191,16 @@ impl<H: EngineHandler> Engine<H> {
         self.inner.sessions.read().len()
     }
 
+    /// How many sessions are open, and how many of them over polling.
+    pub fn session_counts(&self) -> (usize, usize) {
+        let sessions: Vec<_> = self.inner.sessions.read().values().cloned().collect();
+        let polling = sessions
+            .iter()
+            .filter(|s| s.transport() == TransportKind::Polling)
+            .count();
+        (sessions.len(), polling)
+    }
+
     /// How many requests were forwarded to the node owning their session.
     pub fn forwarded_requests(&self) -> u64 {
         self.inner.forwarded.load(Ordering::Relaxed)

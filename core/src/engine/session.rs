@@ -75,6 +75,8 @@ struct State {
     queued_bytes: usize,
     /// What the WebSocket writer took and has not finished writing.
     writing_bytes: usize,
+    /// When the oldest queued frame was queued (for the wait metric).
+    oldest: Option<std::time::Instant>,
     transport: TransportKind,
     upgrade: Upgrade,
     /// A GET is waiting, with its waker.
@@ -122,6 +124,7 @@ impl<H: EngineHandler> Session<H> {
                 frames: VecDeque::new(),
                 queued_bytes: 0,
                 writing_bytes: 0,
+                oldest: None,
                 transport,
                 upgrade: Upgrade::Idle,
                 get_active: false,
@@ -176,6 +179,7 @@ impl<H: EngineHandler> Session<H> {
                 return Push::Overflow;
             }
             if volatile && !state.writable() {
+                crate::metrics::HOT.volatile_dropped.increment(1);
                 return Push::DroppedVolatile;
             }
             let cost = cost(frames);
@@ -199,8 +203,15 @@ impl<H: EngineHandler> Session<H> {
                 tokio::spawn(async move { session.close(CloseReason::OutgoingBufferFull) });
                 return Push::Overflow;
             }
+            if state.frames.is_empty() {
+                state.oldest = Some(std::time::Instant::now());
+            }
             state.frames.extend(frames.iter().cloned());
             state.queued_bytes += cost;
+            let hot = &*crate::metrics::HOT;
+            hot.packets_sent.increment(1);
+            hot.bytes_sent
+                .increment(frames.iter().map(|f| f.len() as u64).sum());
             state.consumer_waker()
         };
         if let Some(w) = waker {
@@ -238,6 +249,7 @@ impl<H: EngineHandler> Session<H> {
             self.engine.remove(&self.sid);
         }
         tracing::debug!(sid = %self.sid, %reason, "session closed");
+        crate::metrics::disconnect(reason.as_str());
         self.engine.handler.on_close(self, reason);
     }
 
@@ -263,6 +275,12 @@ impl<H: EngineHandler> Session<H> {
         if self.is_closed() {
             return;
         }
+        let hot = &*crate::metrics::HOT;
+        hot.packets_received.increment(1);
+        hot.bytes_received.increment(match &message {
+            Message::Text(t) => t.len() as u64,
+            Message::Binary(b) => b.len() as u64,
+        });
         self.engine.handler.on_message(self, message);
     }
 
@@ -401,6 +419,7 @@ impl<H: EngineHandler> Session<H> {
         }
         if !state.frames.is_empty() {
             state.queued_bytes = 0;
+            state.record_wait();
             return Poll::Ready(PollAnswer::Frames(state.frames.drain(..).collect()));
         }
         if state.upgrade == Upgrade::Probed {
@@ -483,6 +502,7 @@ impl<H: EngineHandler> Session<H> {
             state.writing_bytes = 0;
         }
         if !state.frames.is_empty() {
+            state.record_wait();
             std::mem::swap(&mut state.frames, batch);
             state.writing_bytes += std::mem::take(&mut state.queued_bytes);
             state.ws_writing = true;
@@ -525,6 +545,13 @@ impl<H: EngineHandler> Session<H> {
 }
 
 impl State {
+    /// The queued frames are taken for writing: how long the oldest waited.
+    fn record_wait(&mut self) {
+        if let Some(oldest) = self.oldest.take() {
+            crate::metrics::outgoing_wait(oldest.elapsed());
+        }
+    }
+
     /// Whether the transport can take a packet now (Node's `writable`).
     fn writable(&self) -> bool {
         self.frames.is_empty()

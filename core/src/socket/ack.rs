@@ -212,10 +212,16 @@ impl Future for AckFuture {
             State::Failed(e) => Err(e.take().unwrap_or(AckError::Disconnected)),
             State::Done => Err(AckError::Disconnected),
             State::Waiting { rx, deadline, .. } => match Pin::new(rx).poll(cx) {
-                Poll::Ready(Ok(args)) => Ok(args),
+                Poll::Ready(Ok(args)) => {
+                    crate::metrics::ack(true);
+                    Ok(args)
+                }
                 Poll::Ready(Err(_)) => Err(AckError::Disconnected),
                 Poll::Pending => match deadline.as_mut().poll(cx) {
-                    Poll::Ready(()) => Err(AckError::Timeout),
+                    Poll::Ready(()) => {
+                        crate::metrics::ack(false);
+                        Err(AckError::Timeout)
+                    }
                     Poll::Pending => return Poll::Pending,
                 },
             },

@@ -15,6 +15,7 @@ use parking_lot::Mutex;
 use smol_str::SmolStr;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 struct Held {
     encoded: Encoded,
@@ -28,7 +29,15 @@ pub(crate) struct Hold {
     /// Fast path: deliveries go straight to the connection unless set.
     active: AtomicBool,
     held: Mutex<Option<(Vec<Held>, usize)>>,
+    /// After the release, for a moment: the replay's offsets. A live copy
+    /// of a replayed packet may still be on its way from the broker (it was
+    /// published just before the replay was read); it is dropped.
+    replayed: Mutex<Option<(Instant, HashSet<SmolStr>)>>,
+    recently_replayed: AtomicBool,
 }
+
+/// How long live copies of replayed packets are looked out for.
+const REPLAY_ECHO: Duration = Duration::from_secs(10);
 
 /// The offset of a recoverable packet: its last argument.
 pub(crate) fn offset_of(packet: &Packet) -> Option<SmolStr> {
@@ -55,6 +64,8 @@ pub(crate) enum Kept {
     Deliver,
     /// Holding, and over `max_bytes`: the client is too slow.
     Overflow,
+    /// A live copy of a packet the replay already delivered: dropped.
+    Duplicate,
 }
 
 impl Hold {
@@ -73,11 +84,12 @@ impl Hold {
         max_bytes: usize,
     ) -> Kept {
         if !self.active.load(Ordering::Acquire) {
-            return Kept::Deliver;
+            return self.after_release(packet);
         }
         let mut held = self.held.lock();
         let Some((list, total)) = held.as_mut() else {
-            return Kept::Deliver;
+            drop(held);
+            return self.after_release(packet);
         };
         *total = total.saturating_add(bytes(encoded));
         if *total > max_bytes && !list.is_empty() {
@@ -89,6 +101,25 @@ impl Hold {
             offset: offset_of(packet),
         });
         Kept::Held
+    }
+
+    /// Not holding: deliver, unless it is a live copy of a replayed packet.
+    fn after_release(&self, packet: &Packet) -> Kept {
+        if !self.recently_replayed.load(Ordering::Acquire) {
+            return Kept::Deliver;
+        }
+        let mut replayed = self.replayed.lock();
+        match replayed.as_ref() {
+            Some((at, _)) if at.elapsed() > REPLAY_ECHO => {
+                *replayed = None;
+                self.recently_replayed.store(false, Ordering::Release);
+                Kept::Deliver
+            }
+            Some((_, offsets)) if offset_of(packet).is_some_and(|o| offsets.contains(&o)) => {
+                Kept::Duplicate
+            }
+            _ => Kept::Deliver,
+        }
     }
 
     /// Ends the hold: `deliver` gets, in order, `first` (the CONNECT reply
@@ -110,6 +141,10 @@ impl Hold {
                     deliver(&h.encoded, h.volatile);
                 }
             }
+        }
+        if !replayed.is_empty() {
+            *self.replayed.lock() = Some((Instant::now(), replayed.clone()));
+            self.recently_replayed.store(true, Ordering::Release);
         }
         self.active.store(false, Ordering::Release);
     }
@@ -160,6 +195,11 @@ mod tests {
         });
         assert_eq!(out, ["reply", "o1", "o2", "new", "ack"]);
         let (e, p) = packet("after", None);
+        assert!(matches!(hold.keep(&e, false, &p, 1 << 20), Kept::Deliver));
+        // A live copy of a replayed packet, arriving late from the broker.
+        let (e, p) = packet("late copy", Some("o1"));
+        assert!(matches!(hold.keep(&e, false, &p, 1 << 20), Kept::Duplicate));
+        let (e, p) = packet("next", Some("o4"));
         assert!(matches!(hold.keep(&e, false, &p, 1 << 20), Kept::Deliver));
     }
 

@@ -435,7 +435,7 @@ impl Socket {
         let budget = self.0.session.engine.config.max_client_buffer_bytes;
         match self.0.hold.keep(encoded, volatile, packet, budget) {
             hold::Kept::Deliver => self.push(encoded, volatile),
-            hold::Kept::Held => true,
+            hold::Kept::Held | hold::Kept::Duplicate => true,
             hold::Kept::Overflow => {
                 crate::refused!(Refused::ClientBuffer, sid = %self.0.id, "too much arrived while recovering: disconnecting");
                 let session = self.0.session.clone();

@@ -1,0 +1,83 @@
+//! What the server counts, through the `metrics` facade: the application
+//! (the `switchyard` node installs a Prometheus recorder) chooses where it
+//! goes; with no recorder installed every call is a no-op.
+//!
+//! Handles are looked up once and kept, so the hot paths (a packet queued,
+//! a packet received) cost an atomic add each.
+
+use metrics::{Counter, Histogram, counter, histogram};
+use std::sync::LazyLock;
+use std::time::Duration;
+
+/// Names of the metrics, as Prometheus sees them.
+pub mod names {
+    /// Engine.IO sessions opened, by transport.
+    pub const HANDSHAKES: &str = "switchyard_handshakes_total";
+    /// Engine.IO sessions closed, by reason.
+    pub const DISCONNECTS: &str = "switchyard_disconnects_total";
+    /// Engine.IO packets received from clients.
+    pub const PACKETS_RECEIVED: &str = "switchyard_packets_received_total";
+    /// Bytes of those packets.
+    pub const BYTES_RECEIVED: &str = "switchyard_bytes_received_total";
+    /// Packets queued for clients (a binary packet with its attachments is one).
+    pub const PACKETS_SENT: &str = "switchyard_packets_sent_total";
+    /// Bytes of those packets.
+    pub const BYTES_SENT: &str = "switchyard_bytes_sent_total";
+    /// Broadcasts delivered on this node (each encoded once).
+    pub const BROADCASTS: &str = "switchyard_broadcasts_total";
+    /// Volatile packets dropped for clients that were not ready.
+    pub const VOLATILE_DROPPED: &str = "switchyard_volatile_dropped_total";
+    /// Acknowledgements the server waited for, by result (`ok`, `timeout`).
+    pub const ACKS: &str = "switchyard_acks_total";
+    /// Connection state recovery, by result (`recovered`, `fresh`).
+    pub const RECOVERIES: &str = "switchyard_recoveries_total";
+    /// Time packets waited in a client's queue before being written.
+    pub const OUTGOING_WAIT: &str = "switchyard_outgoing_wait_seconds";
+}
+
+pub(crate) struct Hot {
+    pub packets_received: Counter,
+    pub bytes_received: Counter,
+    pub packets_sent: Counter,
+    pub bytes_sent: Counter,
+    pub broadcasts: Counter,
+    pub volatile_dropped: Counter,
+    pub outgoing_wait: Histogram,
+}
+
+pub(crate) static HOT: LazyLock<Hot> = LazyLock::new(|| Hot {
+    packets_received: counter!(names::PACKETS_RECEIVED),
+    bytes_received: counter!(names::BYTES_RECEIVED),
+    packets_sent: counter!(names::PACKETS_SENT),
+    bytes_sent: counter!(names::BYTES_SENT),
+    broadcasts: counter!(names::BROADCASTS),
+    volatile_dropped: counter!(names::VOLATILE_DROPPED),
+    outgoing_wait: histogram!(names::OUTGOING_WAIT),
+});
+
+/// A session opened over `transport` (`polling`, `websocket`).
+pub(crate) fn handshake(transport: &'static str) {
+    counter!(names::HANDSHAKES, "transport" => transport).increment(1);
+}
+
+/// A session closed for `reason`.
+pub(crate) fn disconnect(reason: &'static str) {
+    counter!(names::DISCONNECTS, "reason" => reason).increment(1);
+}
+
+/// An acknowledgement arrived (`true`) or timed out.
+pub(crate) fn ack(answered: bool) {
+    let result = if answered { "ok" } else { "timeout" };
+    counter!(names::ACKS, "result" => result).increment(1);
+}
+
+/// A recovery attempt ended.
+pub(crate) fn recovery(recovered: bool) {
+    let result = if recovered { "recovered" } else { "fresh" };
+    counter!(names::RECOVERIES, "result" => result).increment(1);
+}
+
+/// Packets waited `wait` in a queue before their write began.
+pub(crate) fn outgoing_wait(wait: Duration) {
+    HOT.outgoing_wait.record(wait.as_secs_f64());
+}
