@@ -128,6 +128,14 @@ function rewrite(file, port, nodes) {
  * nodes' loopback ports); resolves once every node serves behind it.
  */
 export async function startBalancer(kind, file, nodes) {
+  // Health checks look at /readyz: a node that is still starting would be
+  // taken out at the first check and come back only after a few more.
+  for (let i = 0; ; i++) {
+    const ready = await Promise.all(nodes.map((n) => fetch(`${n.url}/readyz`).then((r) => r.status === 200).catch(() => false)));
+    if (ready.every(Boolean)) break;
+    if (i >= 200) throw new Error("the nodes did not become ready");
+    await sleep(50);
+  }
   const port = await freePort();
   const dir = mkdtempSync(path.join(tmpdir(), "lb-"));
   const config = path.join(dir, path.basename(file));

@@ -187,21 +187,28 @@ impl AdapterInner {
 
     /// Closes the connection of the socket with this pid wherever it still
     /// looks connected (its client came back), so that its session is
-    /// kept; whether one was found.
+    /// kept; whether the session may be taken now: a socket was found, or
+    /// every node flushed the store (a socket that had just left has its
+    /// session there now). Without a store and without a socket found,
+    /// asking again could find nothing new.
     pub(super) async fn evict_session(self: Arc<Self>, pid: Sid) -> bool {
+        let flushed = self.cluster.store.is_some();
         if self.evict_here(&pid).await {
             return true;
         }
-        if self.nodes.lock().is_empty() {
-            return false;
+        let alone = self.nodes.lock().is_empty();
+        if alone {
+            return flushed;
         }
         let pid_text = SmolStr::new(pid.as_str());
-        self.ask_everyone(|request_id| Body::EvictSession {
-            pid: pid_text,
-            request_id,
-        })
-        .await
-            == Value::Bool(true)
+        let found = self
+            .ask_everyone(|request_id| Body::EvictSession {
+                pid: pid_text,
+                request_id,
+            })
+            .await
+            == Value::Bool(true);
+        found || flushed
     }
 
     /// Evicts a socket of this node; once evicted, its session is in the

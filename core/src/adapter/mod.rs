@@ -238,7 +238,9 @@ pub trait Adapter: Send + Sync + 'static {
     /// while its socket may still look connected somewhere (its old
     /// transport died silently, or a node relaying it left): closes that
     /// socket's connection, wherever it is, so that its session is kept;
-    /// resolves to whether one was found. The default looks on this node.
+    /// resolves to whether taking the session again may find it (a socket
+    /// was found, or a shared store was flushed). The default looks on
+    /// this node.
     fn evict_session(&self, pid: Sid) -> BoxFuture<bool> {
         let _ = pid;
         Box::pin(async { false })

@@ -53,7 +53,9 @@ pub(super) async fn recover(
             // or one relayed by a node that left), or have just left with
             // its session still on its way to the store: evict it, let every
             // node flush, then take the session.
-            adapter.evict_session(pid.clone()).await;
+            if !adapter.evict_session(pid.clone()).await {
+                return None;
+            }
             adapter.take_session(pid.clone(), config).await?
         }
     };
