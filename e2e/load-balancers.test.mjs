@@ -30,7 +30,6 @@ async function echoesAndBroadcasts(url, transports, extra = {}) {
   try {
     const room = `room-${randomBytes(3).toString("hex")}`;
     for (const c of clients) assert.equal(await c.timeout(5000).emitWithAck("join", room), true);
-    await sleep(300); // room subscriptions reach the broker
     const received = clients.map(() => []);
     clients.forEach((c, i) => c.on("msg", (n) => received[i].push(n)));
     const publishing = (async () => {

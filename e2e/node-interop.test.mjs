@@ -83,7 +83,6 @@ describe(`a Node.js server and a switchyard node on one Redis${specific ? ", res
         const a = await joined(to, ["r"]);
         const b = await joined(to, ["r", "vip"]);
         const c = await joined(to, []);
-        await sleep(200); // room subscriptions reach Redis
         const payload = {
           bin: Buffer.from([0, 1, 2, 255]),
           nested: { list: [1, "two", { three: null, deeper: [true, false] }], float: 1.5, neg: -3, big: 2 ** 40, text: "é✓" },

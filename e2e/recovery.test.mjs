@@ -59,7 +59,6 @@ for (const { name, adapter, nodes: count, store } of SETUPS) {
     async function lostClient(node, publisher, room) {
       const client = await open(node);
       assert.equal(await client.emitWithAck("join", room), true);
-      await sleep(200); // room subscriptions reach the broker
       const first = once(client, "msg");
       publisher.emit("publish", { room, payload: "before" });
       const [payload, offset] = await first;

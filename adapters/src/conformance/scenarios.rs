@@ -10,7 +10,6 @@ pub async fn broadcasts_reach_the_right_clients_on_every_node(connect: &Connect)
     let mut red = client(&nodes[0], &["red"]).await;
     let mut blue = client(&nodes[1], &["blue"]).await;
     let mut both = client(&nodes[2], &["red", "blue"]).await;
-    settle().await;
     for (i, node) in nodes.iter().enumerate() {
         node.io.emit("all", &i).unwrap();
         for c in [&mut red, &mut blue, &mut both] {
@@ -63,7 +62,6 @@ pub async fn socket_broadcasts_exclude_the_sender(connect: &Connect) {
     let nodes = start_nodes(connect, 2).await;
     let mut a = client(&nodes[0], &["room"]).await;
     let mut b = client(&nodes[1], &["room"]).await;
-    settle().await;
     let sender = nodes[0].io.of("/").socket(&a.sid).unwrap();
     sender.broadcast().emit("from-a", &1).unwrap();
     sender.to("room").emit("room-from-a", &2).unwrap();
@@ -80,7 +78,6 @@ pub async fn acks_from_clients_on_every_node(connect: &Connect) {
     for node in &nodes {
         clients.push(client(node, &["poll"]).await);
     }
-    settle().await;
     let collect = nodes[0]
         .io
         .to("poll")
@@ -170,9 +167,12 @@ pub async fn join_leave_and_disconnect_across_nodes(connect: &Connect) {
     let mut a = client(&nodes[0], &[]).await;
     let mut b = client(&nodes[1], &["vip"]).await;
     let mut c = client(&nodes[2], &[]).await;
-    settle().await;
-    nodes[0].io.sockets_join("everyone");
-    settle().await;
+    nodes[0].io.sockets_join("everyone").await.unwrap();
+    if nodes[0].cluster.format().membership() != crate::format::Membership::Heartbeat {
+        // Node's format: its servers never confirm a join, so a broadcast
+        // from another node may overtake it (as between Node servers).
+        settle().await;
+    }
     nodes[2].io.to("everyone").emit("e", &1).unwrap();
     for x in [&mut a, &mut b, &mut c] {
         assert_eq!(x.expect("e").await, vec![json!(1)]);
@@ -309,7 +309,6 @@ pub async fn a_burst_arrives_in_order(connect: &Connect) {
     let nodes = start_nodes(connect, 3).await;
     let mut b = client(&nodes[1], &["burst"]).await;
     let mut c = client(&nodes[2], &["burst"]).await;
-    settle().await;
     for i in 0..1000 {
         nodes[0].io.to("burst").emit("n", &i).unwrap();
     }
@@ -326,7 +325,6 @@ pub async fn a_burst_arrives_in_order(connect: &Connect) {
 pub async fn malformed_messages_are_skipped(connect: &Connect) {
     let nodes = start_nodes(connect, 2).await;
     let mut b = client(&nodes[1], &["room"]).await;
-    settle().await;
     let broker = nodes[0].cluster.broker();
     let mut channels = nodes[1]
         .cluster
@@ -357,7 +355,6 @@ pub async fn room_subscriptions_follow_membership(connect: &Connect) {
     let mut b = client(&nodes[1], &[]).await;
     let socket = nodes[1].io.of("/").socket(&b.sid).unwrap();
     socket.join("later").await.unwrap();
-    settle().await;
     nodes[0].io.to("later").emit("in", &1).unwrap();
     assert_eq!(b.expect("in").await, vec![json!(1)]);
     socket.leave("later");
@@ -365,7 +362,6 @@ pub async fn room_subscriptions_follow_membership(connect: &Connect) {
     nodes[0].io.to("later").emit("in", &2).unwrap();
     b.expect_nothing(Duration::from_millis(300)).await;
     socket.join("later").await.unwrap();
-    settle().await;
     nodes[0].io.to("later").emit("in", &3).unwrap();
     assert_eq!(b.expect("in").await, vec![json!(3)]);
 }
@@ -382,7 +378,6 @@ pub async fn survives_a_broker_outage(connect: &ConnectThrough, broker: SocketAd
     wait_for_members(&nodes, 2).await;
     let mut on_a = client(&nodes[0], &["room"]).await;
     let mut on_b = client(&nodes[1], &["room"]).await;
-    settle().await;
     nodes[0].io.to("room").emit("before", &1).unwrap();
     assert_eq!(on_b.expect("before").await, vec![json!(1)]);
     assert_eq!(on_a.expect("before").await, vec![json!(1)]);
