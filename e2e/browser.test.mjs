@@ -4,21 +4,15 @@
 // each page shows who is online on both.
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
-import { binaries, startServer } from "./helpers.mjs";
+import { binaries, startServer, launchChromium } from "./helpers.mjs";
 
-const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 
 describe("demo page in Chromium", () => {
   let server;
   let browser;
   before(async () => {
     server = await startServer(binaries.node);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();

@@ -6,6 +6,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { io } from "socket.io-client";
+import { chromium } from "playwright-core";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -67,6 +68,32 @@ export async function startServer(binary, { env = {}, args = [], path: sioPath =
       return done;
     },
   };
+}
+
+/**
+ * Runs the node binary with `args` until it exits (at most 10 s): its exit
+ * code, signal and stderr — for settings it must refuse at start.
+ */
+export function runToExit(args) {
+  return new Promise((resolve) => {
+    const child = spawn(binaries.node, args, { env: { ...process.env, PORT: "0" }, stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (chunk) => (stderr += chunk));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 10000);
+    child.on("exit", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stderr });
+    });
+  });
+}
+
+/** Headless Chromium: Debian's package (CHROMIUM overrides), with `extraArgs`. */
+export function launchChromium(extraArgs = []) {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", ...extraArgs],
+  });
 }
 
 /** Connects an official client and waits for "connect" (or rejects on connect_error). */

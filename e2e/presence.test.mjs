@@ -87,8 +87,8 @@ for (const broker of ["redis", "nats", "amqp"]) {
       const observer = await open(nodes[0]);
       const events = [];
       observer.on("presence", (e) => events.push(e));
-      await nodes[2].stop("SIGKILL");
       const killed = Date.now();
+      await nodes[2].stop("SIGKILL");
       await until("bob leaves with his node", () => events.some((e) => e.user === "bob" && !e.online), HEARTBEAT_TIMEOUT + 5000);
       assert.ok(Date.now() - killed >= HEARTBEAT_TIMEOUT - 500, "dropped by the heartbeat timeout");
       assert.deepEqual(events, [{ user: "bob", online: false }], "carl keeps sessions elsewhere: no event");

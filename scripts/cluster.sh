@@ -57,15 +57,19 @@ for ((i = 0; i < nodes; i++)); do
   pids+=($!)
   urls+=("http://127.0.0.1:$port")
 done
-for url in "${urls[@]}"; do
-  for ((t = 0; t < 100; t++)); do
-    curl -sf "$url/healthz" >/dev/null 2>&1 && break
+# Waits until URL answers 200, for at most SECONDS.
+answers() { # url seconds
+  for ((t = 0; t < $2 * 10; t++)); do
+    curl -sf "$1" >/dev/null 2>&1 && return 0
     sleep 0.1
   done
-  curl -sf "$url/healthz" >/dev/null || { echo "node at $url did not start" >&2; exit 1; }
+  return 1
+}
+# Ready: each node started and heard where the others listen (a load
+# balancer just started counts its servers up before its first health check).
+for url in "${urls[@]}"; do
+  answers "$url/readyz" 30 || { echo "node at $url did not start or become ready" >&2; exit 1; }
 done
-# Let the nodes find each other (heartbeats).
-sleep 1
 echo "cluster of $nodes over $adapter: ${urls[*]}" >&2
 
 export NODE_URLS="${urls[*]}"
@@ -106,11 +110,7 @@ if [[ "$lb" != none ]]; then
   fi
   pids+=($!)
   export LB_URL="http://127.0.0.1:$lb_port" LB_URL_ARGS="--url http://127.0.0.1:$lb_port"
-  for ((t = 0; t < 100; t++)); do
-    curl -sf "$LB_URL/healthz" >/dev/null 2>&1 && break
-    sleep 0.1
-  done
-  curl -sf "$LB_URL/healthz" >/dev/null || { echo "$lb did not start" >&2; exit 1; }
+  answers "$LB_URL/healthz" 10 || { echo "$lb did not start" >&2; exit 1; }
   echo "$lb in front: $LB_URL" >&2
 fi
 if [[ $# -gt 0 ]]; then

@@ -31,8 +31,9 @@ missing=()
 command -v haproxy >/dev/null || missing+=(haproxy)
 command -v nginx >/dev/null || missing+=(nginx)
 command -v docker-compose >/dev/null || missing+=(docker-compose)
+command -v openssl >/dev/null || missing+=(openssl)
 if ((${#missing[@]})); then
-  echo "installing ${missing[*]} (load balancer tests, compose file check) with apt-get"
+  echo "installing ${missing[*]} (load balancer and TLS tests, compose file check) with apt-get"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 fi
 cargo --version && node --version && chromium --version && haproxy -v | head -1 && nginx -v
@@ -58,6 +59,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "unit, integration and doc tests"
 cargo test --workspace --locked
 
+step "fuzz regressions (inputs scripts/fuzz.sh found, on stable)"
+cargo test --locked -p switchyard-core --features fuzzing --test fuzz_regressions
+
 if [[ "${SKIP_E2E:-}" != "1" ]]; then
   step "build the node and the example servers"
   cargo build --locked -p switchyard --bins --examples
@@ -73,6 +77,10 @@ if [[ "${SKIP_E2E:-}" != "1" ]]; then
   scripts/cluster.sh --profile debug --adapter redis --lb haproxy-roundrobin --lb-port 0 -- \
     bash -c "$target/switchyard-loadtest \$LB_URL_ARGS \$NODE_PID_ARGS --polling-share 0.2 --max-loss 0 \
       fanout --subscribers 200 --rate 50 --duration 3"
+
+  step "soak, short: 60 s of churn on 3 nodes over Redis with recovery, nothing left behind"
+  SWITCHYARD_BIN="$target/switchyard" scripts/soak.sh --adapter redis --duration 60 --clients 300 \
+    --warmup 30 --hold 3 --window 10 | grep -v '^{'
 
   step "docker-compose.yml is valid"
   docker-compose -f docker-compose.yml config -q

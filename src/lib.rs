@@ -21,6 +21,7 @@
 
 pub use switchyard_core::*;
 
+pub mod admin;
 pub mod node;
 
 /// What most applications need.

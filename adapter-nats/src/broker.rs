@@ -42,7 +42,8 @@ pub(crate) enum Outgoing {
 #[derive(Clone, Debug)]
 pub struct NatsConfig {
     /// Server URL, e.g. `nats://127.0.0.1:4222`, `nats://user:pass@host:4222`,
-    /// `tls://host:4222`.
+    /// `tls://host:4222`, or several separated by commas (the seeds of a
+    /// NATS cluster: any one reachable is enough).
     pub url: String,
     /// Subject prefix; clusters with different prefixes share one server.
     pub prefix: String,
@@ -138,14 +139,27 @@ impl NatsBroker {
         if let Some((cert, key)) = &config.client_certificate {
             options = options.add_client_certificate(cert.clone(), key.clone());
         }
-        let client =
-            options
-                .connect(config.url.as_str())
-                .await
-                .map_err(|e| NatsError::Connect {
-                    url: redact(&config.url),
-                    reason: e.to_string(),
-                })?;
+        let failed = |reason: String| NatsError::Connect {
+            url: redact(&config.url),
+            reason,
+        };
+        // A comma-separated list of seeds: any one of them up is enough to
+        // start, and the servers announce the rest of their cluster.
+        let servers = config
+            .url
+            .split(',')
+            .map(str::trim)
+            .filter(|url| !url.is_empty())
+            .map(|url| url.parse::<async_nats::ServerAddr>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| failed(e.to_string()))?;
+        if servers.is_empty() {
+            return Err(failed("no server URL".into()));
+        }
+        let client = options
+            .connect(servers)
+            .await
+            .map_err(|e| failed(e.to_string()))?;
         tracing::info!(broker = "nats", url = %redact(&config.url), prefix = %config.prefix, "connected to NATS");
         let (outgoing, queue) = mpsc::channel(OUTGOING_CAPACITY);
         let names = StoreNames::new(&config.prefix);
@@ -224,7 +238,15 @@ fn events(
     }
 }
 
-/// Publishes queued messages in order.
+/// Messages taken from the queue at once.
+const BATCH: usize = 256;
+
+/// Publishes queued messages in order, recovery data first: what is queued
+/// together is taken as a batch, its recovery data is published to
+/// JetStream and acknowledged, and only then are its messages published. A
+/// packet is thus in the stream before any node can receive it live, so a
+/// recovery that reads the stream after its socket joined its rooms misses
+/// nothing (a live copy it did not get is in the stream).
 async fn write(
     client: async_nats::Client,
     mut queue: mpsc::Receiver<Outgoing>,
@@ -232,40 +254,60 @@ async fn write(
     (jetstream, names): (async_nats::jetstream::Context, StoreNames),
 ) {
     let mut ready: Vec<Kept> = Vec::new();
-    while let Some(entry) = queue.recv().await {
-        match entry {
-            Outgoing::Message(subject, payload) => {
-                let started = std::time::Instant::now();
-                if let Err(e) = client.publish(subject, payload).await {
-                    counters.publish_failure();
-                    tracing::warn!(broker = "nats", error = %e, "publish failed");
-                }
-                switchyard_cluster::broker::record_publish("nats", started);
-            }
-            Outgoing::Keep {
+    let mut batch = Vec::with_capacity(BATCH);
+    while queue.recv_many(&mut batch, BATCH).await > 0 {
+        let mut acks = Vec::new();
+        let mut after = Vec::with_capacity(batch.len());
+        for entry in batch.drain(..) {
+            let Outgoing::Keep {
                 kept,
                 subject,
                 payload,
                 keep,
-            } => {
-                if !ready.contains(&kept) {
-                    match ensure_stream(&jetstream, &names, kept, keep).await {
-                        Ok(()) => ready.push(kept),
-                        Err(e) => {
-                            counters.publish_failure();
-                            tracing::warn!(broker = "nats", error = %e, "cannot create the JetStream recovery stream");
-                            continue;
-                        }
+            } = entry
+            else {
+                after.push(entry);
+                continue;
+            };
+            if !ready.contains(&kept) {
+                match ensure_stream(&jetstream, &names, kept, keep).await {
+                    Ok(()) => ready.push(kept),
+                    Err(e) => {
+                        counters.publish_failure();
+                        tracing::warn!(broker = "nats", error = %e, "cannot create the JetStream recovery stream");
+                        continue;
                     }
                 }
-                if let Err(e) = client.publish(subject, payload).await {
+            }
+            match jetstream.publish(subject, payload).await {
+                Ok(ack) => acks.push(ack),
+                Err(e) => {
                     counters.publish_failure();
-                    tracing::warn!(broker = "nats", error = %e, "publish failed");
+                    tracing::warn!(broker = "nats", error = %e, "recovery data not published");
                 }
             }
-            Outgoing::Flushed(done) => {
-                let _ = client.flush().await;
-                let _ = done.send(());
+        }
+        for ack in acks {
+            if let Err(e) = ack.await {
+                counters.publish_failure();
+                tracing::warn!(broker = "nats", error = %e, "recovery data not stored");
+            }
+        }
+        for entry in after {
+            match entry {
+                Outgoing::Message(subject, payload) => {
+                    let started = std::time::Instant::now();
+                    if let Err(e) = client.publish(subject, payload).await {
+                        counters.publish_failure();
+                        tracing::warn!(broker = "nats", error = %e, "publish failed");
+                    }
+                    switchyard_cluster::broker::record_publish("nats", started);
+                }
+                Outgoing::Flushed(done) => {
+                    let _ = client.flush().await;
+                    let _ = done.send(());
+                }
+                Outgoing::Keep { .. } => {}
             }
         }
     }
@@ -297,7 +339,14 @@ async fn forward(
     }
 }
 
-fn redact(url: &str) -> String {
+fn redact(urls: &str) -> String {
+    urls.split(',')
+        .map(redact_one)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn redact_one(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             format!("{}://***{}", &url[..scheme], &url[at..])

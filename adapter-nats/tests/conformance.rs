@@ -55,3 +55,22 @@ async fn refuses_an_unreachable_server_with_a_clear_error() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn starts_with_any_reachable_server_of_a_list() {
+    // The seeds of a NATS cluster, the first one down.
+    let config = NatsConfig {
+        url: format!("nats://127.0.0.1:1, nats://{}", nats_addr()),
+        ..NatsConfig::default()
+    };
+    let (broker, _incoming) = NatsBroker::connect(config)
+        .await
+        .expect("the second server is reachable");
+    assert!(broker.connected());
+    let garbage = NatsConfig {
+        url: "nats://127.0.0.1:4222,nats://bad port".into(),
+        ..NatsConfig::default()
+    };
+    let err = NatsBroker::connect(garbage).await.err().expect("a bad URL");
+    assert!(err.to_string().contains("cannot connect to NATS"), "{err}");
+}

@@ -38,15 +38,41 @@ fn command(name: &'static str) -> CustomCommand {
     CustomCommand::new_static(name, ClusterHash::FirstKey, false)
 }
 
+/// A plain `redis://` URL that reaches a node of a Redis Cluster would
+/// fail later with MOVED errors on most commands: refused at start with
+/// the URL form that works.
+async fn refuse_a_cluster_node(client: &Client) -> Result<(), String> {
+    if client.is_clustered() {
+        return Ok(());
+    }
+    // Servers that refuse INFO (some managed ones) are taken as they are.
+    let info: String = match client.custom(command("INFO"), vec!["cluster"]).await {
+        Ok(info) => info,
+        Err(e) => {
+            tracing::debug!(error = %e, "INFO cluster refused");
+            return Ok(());
+        }
+    };
+    if info.lines().any(|line| line.trim() == "cluster_enabled:1") {
+        return Err("this server is a node of a Redis Cluster: connect with \
+             redis-cluster://host:port?node=host2:port2&node=host3:port3 \
+             (a plain redis:// URL reaches one node and fails with MOVED)"
+            .into());
+    }
+    Ok(())
+}
+
 /// An entry of the ordered publishing queue.
 pub(crate) enum Outgoing {
     Message(String, Bytes),
-    /// A recoverable packet for a stream, trimmed to entries after `min_id` (ms).
+    /// A recoverable packet for a stream, trimmed to entries after `min_id`
+    /// (ms); the stream expires `ttl_ms` after its last packet.
     Append {
         key: String,
         offset: SmolStr,
         payload: Bytes,
         min_id: u64,
+        ttl_ms: u64,
     },
     /// A session kept for `ttl_ms`.
     Save {
@@ -188,6 +214,10 @@ impl RedisBroker {
         let reconnects = subscriber.reconnect_rx();
         let errors = subscriber.error_rx();
         publisher.init().await.map_err(|e| fail(e.to_string()))?;
+        if let Err(e) = refuse_a_cluster_node(&publisher).await {
+            let _ = publisher.quit().await;
+            return Err(fail(e));
+        }
         subscriber.init().await.map_err(|e| fail(e.to_string()))?;
         tracing::info!(broker = "redis", url = %redact(&config.url), prefix = %config.prefix, sharded = config.sharded, format = ?config.format, "connected to Redis");
 
@@ -314,6 +344,9 @@ async fn write(
     while queue.recv_many(&mut batch, BATCH).await > 0 {
         let pipeline = publisher.pipeline();
         let mut flushed = Vec::new();
+        // Streams appended to in this batch, with their expiry: without
+        // traffic nothing trims a stream, so it expires instead.
+        let mut streams: Vec<(String, u64)> = Vec::new();
         for entry in batch.drain(..) {
             let queued: Result<(), Error> = match entry {
                 Outgoing::Message(channel, payload) if sharded => {
@@ -325,7 +358,12 @@ async fn write(
                     offset,
                     payload,
                     min_id,
+                    ttl_ms,
                 } => {
+                    match streams.iter_mut().find(|(k, _)| *k == key) {
+                        Some((_, ttl)) => *ttl = ttl_ms,
+                        None => streams.push((key.clone(), ttl_ms)),
+                    }
                     let args: Vec<RedisValue> = vec![
                         key.into(),
                         "MINID".into(),
@@ -360,6 +398,13 @@ async fn write(
             if let Err(e) = queued {
                 counters.publish_failure();
                 tracing::debug!(broker = "redis", error = %e, "publish not queued");
+            }
+        }
+        for (key, ttl_ms) in streams {
+            let args: Vec<RedisValue> = vec![key.into(), ttl_ms.to_string().into()];
+            let queued: Result<(), Error> = pipeline.custom(command("PEXPIRE"), args).await;
+            if let Err(e) = queued {
+                tracing::debug!(broker = "redis", error = %e, "stream expiry not queued");
             }
         }
         let started = std::time::Instant::now();

@@ -99,6 +99,7 @@ impl SessionStore for RedisStore {
             offset: packet.offset.clone(),
             payload: encode_packet(packet),
             min_id: now_ms().saturating_sub(millis(keep)),
+            ttl_ms: millis(keep).max(1),
         });
     }
 

@@ -74,3 +74,115 @@ async fn refuses_an_unreachable_server_with_a_clear_error() {
     );
     assert!(!text.contains("secret"), "credentials stay out of messages");
 }
+
+/// A `redis-server` with cluster mode on, on a free loopback port, in a
+/// scratch directory; killed when dropped.
+struct ClusterNode {
+    child: std::process::Child,
+    port: u16,
+    _dir: std::path::PathBuf,
+}
+
+impl ClusterNode {
+    fn start() -> Option<ClusterNode> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .ok()?
+            .local_addr()
+            .ok()?
+            .port();
+        let dir = std::env::temp_dir().join(format!("switchyard-cluster-node-{port}"));
+        std::fs::create_dir_all(&dir).ok()?;
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args([
+                "--cluster-enabled",
+                "yes",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .arg("--dir")
+            .arg(&dir)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .ok()?;
+        Some(ClusterNode {
+            child,
+            port,
+            _dir: dir,
+        })
+    }
+}
+
+impl Drop for ClusterNode {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self._dir);
+    }
+}
+
+#[tokio::test]
+async fn refuses_a_plain_url_to_a_redis_cluster_node() {
+    let node = ClusterNode::start().expect("redis-server is installed");
+    let url = format!("redis://127.0.0.1:{}", node.port);
+    let mut last = String::new();
+    for _ in 0..100 {
+        let config = RedisConfig {
+            url: url.clone(),
+            ..RedisConfig::default()
+        };
+        match RedisBroker::connect(config).await {
+            Ok(_) => panic!("a cluster node reached with a plain URL was accepted"),
+            Err(e) if e.to_string().contains("redis-cluster://") => return,
+            Err(e) => last = e.to_string(),
+        }
+        // Not listening yet.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("never refused as a cluster node: {last}");
+}
+
+/// `redis-cli` against the test server: one command, its raw answer.
+fn redis_cli(args: &[&str]) -> String {
+    let addr = redis_addr();
+    let out = std::process::Command::new("redis-cli")
+        .args(["-h", &addr.ip().to_string(), "-p", &addr.port().to_string()])
+        .args(args)
+        .output()
+        .expect("redis-cli is installed");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[tokio::test]
+async fn a_packet_stream_expires_a_window_after_its_last_packet() {
+    use switchyard_core::protocol::Packet;
+    use switchyard_core::recovery::LoggedPacket;
+    let prefix = format!("expiry-{}", std::process::id());
+    let (broker, _incoming) = redis(prefix.clone(), redis_addr(), false).await;
+    let store = broker.session_store().expect("Redis keeps recovery data");
+    let keep = Duration::from_millis(1500);
+    let packet = LoggedPacket {
+        offset: "1-a".into(),
+        packet: Packet::event("/", "news", vec![switchyard_core::Value::from(1)]),
+        opts: switchyard_core::BroadcastOptions::default(),
+    };
+    store.append(&"/".into(), &packet, keep);
+    let key = format!("{prefix}-packets#/");
+    let mut ttl = String::new();
+    for _ in 0..100 {
+        ttl = redis_cli(&["PTTL", &key]);
+        if ttl.parse::<i64>().is_ok_and(|t| t > 0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let ttl: i64 = ttl.parse().expect("PTTL answers a number");
+    assert!(
+        ttl > 0 && ttl <= 1500,
+        "the stream expires with the window: {ttl}"
+    );
+    tokio::time::sleep(Duration::from_millis(ttl as u64 + 200)).await;
+    assert_eq!(redis_cli(&["EXISTS", &key]), "0", "nothing left behind");
+}

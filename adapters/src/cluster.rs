@@ -139,12 +139,17 @@ impl Cluster {
         &self.0.format
     }
 
-    /// Whether this node had time to hear the others since it joined: one
-    /// heartbeat interval, or a moment after the first answer from another
-    /// node (they answer a newcomer at once, with where they listen).
+    /// Whether this node had time to hear the others since it joined: a
+    /// moment after the first answer from another node (they answer a
+    /// newcomer at once, with where they listen), or two heartbeat
+    /// intervals (every node announces itself once per interval, so a node
+    /// that missed the answers hears the announcements; a lone node waits
+    /// that long). Broadcasts do not count: a node hears them before the
+    /// others know it, and knowing nothing of where they listen it would
+    /// refuse their clients' sessions as unknown.
     pub fn settled(&self) -> bool {
         let elapsed = self.0.started.elapsed();
-        elapsed >= self.0.config.heartbeat_interval
+        elapsed >= self.0.config.heartbeat_interval * 2
             || (self.0.heard_others.load(Ordering::Acquire) && elapsed >= SETTLE_AFTER_ANSWER)
     }
 
@@ -231,6 +236,17 @@ impl AdapterFactory for Cluster {
 }
 
 impl ClusterShared {
+    /// Whether `body` is how other nodes answer a newcomer: where they
+    /// listen, or (when nodes do not forward sessions) their heartbeats.
+    fn answers_newcomers(&self, body: &crate::message::Body) -> bool {
+        use crate::message::Body;
+        match body {
+            Body::NodeAddress { .. } => true,
+            Body::Heartbeat | Body::InitialHeartbeat => self.config.advertise.is_none(),
+            _ => false,
+        }
+    }
+
     pub fn subscribe(&self, channels: Vec<Channel>, done: Option<oneshot::Sender<bool>>) {
         if channels.is_empty() {
             if let Some(done) = done {
@@ -352,7 +368,9 @@ async fn dispatch(shared: Weak<ClusterShared>, mut incoming: mpsc::Receiver<Deli
         if message.uid == shared.uid {
             continue;
         }
-        shared.heard_others.store(true, Ordering::Release);
+        if shared.answers_newcomers(&message.body) {
+            shared.heard_others.store(true, Ordering::Release);
+        }
         let kind = message.body.kind();
         *shared.received.lock().entry(kind).or_default() += 1;
         metrics::counter!("switchyard_cluster_messages_received_total", "kind" => kind)

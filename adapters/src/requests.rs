@@ -148,6 +148,11 @@ impl Requests {
         );
     }
 
+    /// Requests still waiting for answers.
+    pub fn len(&self) -> usize {
+        self.pending.lock().len()
+    }
+
     /// Forgets a request (its timeout passed).
     pub fn forget(&self, id: &RequestId) {
         self.pending.lock().remove(id);

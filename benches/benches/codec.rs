@@ -4,13 +4,13 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use switchyard_benches::{binary_event, small_event};
-use switchyard_core::engine::Frame;
+use switchyard_core::engine::{Frame, FrameView};
 use switchyard_core::protocol::{DecodeLimits, Decoded, Parser};
 
 fn text_of(frame: &Frame) -> String {
-    match frame {
-        Frame::Text(b) => String::from_utf8(b[1..].to_vec()).unwrap_or_default(),
-        Frame::Binary(_) => String::new(),
+    match frame.view() {
+        FrameView::Text(b) => String::from_utf8(b[1..].to_vec()).unwrap_or_default(),
+        FrameView::Binary(_) => String::new(),
     }
 }
 
@@ -41,9 +41,9 @@ fn decode(c: &mut Criterion) {
     let header = text_of(&binary.frames()[0]);
     let attachments: Vec<_> = binary.frames()[1..]
         .iter()
-        .filter_map(|f| match f {
-            Frame::Binary(b) => Some(b.clone()),
-            Frame::Text(_) => None,
+        .filter_map(|f| match f.view() {
+            FrameView::Binary(b) => Some(b.clone()),
+            FrameView::Text(_) => None,
         })
         .collect();
     group.bench_function("json/binary", |b| {

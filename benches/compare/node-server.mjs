@@ -1,5 +1,5 @@
 // The bench contract (see src/node/contract.rs) on Node.js Socket.IO 4.8 with
-// its default settings, for scripts/bench-compare.sh: echo(...args, ack),
+// its default settings, for scripts/bench-compare.sh and scripts/deflate-bench.mjs: echo(...args, ack),
 // join(room, ack), leave(room, ack), publish({room, payload, except?}).
 // Listens on 127.0.0.1:$PORT (3000).
 import { createServer } from "node:http";
@@ -7,7 +7,8 @@ import { Server } from "socket.io";
 
 const port = Number(process.env.PORT ?? 3000);
 const httpServer = createServer();
-const io = new Server(httpServer);
+// PER_MESSAGE_DEFLATE=1: permessage-deflate on (Node's threshold, 1,024 bytes).
+const io = new Server(httpServer, { perMessageDeflate: process.env.PER_MESSAGE_DEFLATE === "1" });
 
 io.on("connection", (socket) => {
   socket.on("echo", (...args) => {

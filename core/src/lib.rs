@@ -26,12 +26,15 @@
 pub mod adapter;
 mod client;
 pub mod engine;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod handler;
 mod handshake;
 pub mod limits;
 mod listen;
 pub mod metrics;
 mod namespace;
+pub mod observe;
 mod operator;
 pub mod presence;
 pub mod protocol;
@@ -41,25 +44,33 @@ mod service;
 mod sid;
 mod socket;
 mod timer;
+#[cfg(feature = "tls")]
+pub mod tls;
 pub mod value;
 
 pub use adapter::{
-    Adapter, AdapterFactory, BroadcastFlags, BroadcastOptions, JoinFuture, LocalAdapter, Room,
-    SocketInfo,
+    Adapter, AdapterFactory, AdapterHeld, BroadcastFlags, BroadcastOptions, JoinFuture,
+    LocalAdapter, Room, SocketInfo,
 };
-pub use engine::{CorsConfig, EngineConfig, HttpLimits, RemoteAddr, Transports};
+pub use engine::{
+    CorsConfig, EngineConfig, HttpCompression, HttpLimits, PerMessageDeflate, RemoteAddr,
+    Transports,
+};
 pub use handler::{
     ConnectError, ConnectHandler, DisconnectHandler, EventHandler, Middleware, ServerAck,
     ServerEventHandler,
 };
 pub use handshake::Handshake;
+#[cfg(feature = "tls")]
+pub use listen::serve_tls;
 pub use listen::{ConnectionSlot, Listening, connection_limit, serve, serve_with};
-pub use namespace::{DynamicNamespace, Namespace, WeakNamespace};
+pub use namespace::{DynamicNamespace, Namespace, NamespaceStats, WeakNamespace};
+pub use observe::Observer;
 pub use operator::{BroadcastOperator, IntoRooms, RemoteSocket};
 pub use presence::{PresenceEvent, PresenceHandler};
 pub use protocol::Parser;
 pub use recovery::RecoveryConfig;
-pub use server::{ServerConfig, ServerStats, SocketIo};
+pub use server::{ServerConfig, ServerStats, SocketIo, WeakSocketIo};
 pub use service::{NotFound, SocketIoLayer, SocketIoService};
 pub use sid::Sid;
 pub use socket::{

@@ -174,6 +174,51 @@ where
     RB: http_body::Body<Data = Bytes> + Send + 'static,
     RB::Error: Into<BoxError>,
 {
+    serve_inner(listener, service, limits, None)
+}
+
+/// [`serve_with`] over TLS (HTTPS, WSS): each connection's handshake must
+/// end within the headers timeout; a client that does not speak TLS (plain
+/// HTTP on this port) is refused and closed.
+#[cfg(feature = "tls")]
+pub fn serve_tls<S, RB>(
+    listener: TcpListener,
+    service: S,
+    limits: HttpLimits,
+    tls: crate::tls::Tls,
+) -> io::Result<Listening>
+where
+    S: Service<Request<Incoming>, Response = Response<RB>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    RB: http_body::Body<Data = Bytes> + Send + 'static,
+    RB::Error: Into<BoxError>,
+{
+    serve_inner(listener, service, limits, Some(tls))
+}
+
+#[cfg(not(feature = "tls"))]
+type MaybeTls = Option<std::convert::Infallible>;
+#[cfg(feature = "tls")]
+type MaybeTls = Option<crate::tls::Tls>;
+
+fn serve_inner<S, RB>(
+    listener: TcpListener,
+    service: S,
+    limits: HttpLimits,
+    tls: MaybeTls,
+) -> io::Result<Listening>
+where
+    S: Service<Request<Incoming>, Response = Response<RB>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    RB: http_body::Body<Data = Bytes> + Send + 'static,
+    RB::Error: Into<BoxError>,
+{
     let local_addr = listener.local_addr()?;
     let (stop, mut stopped) = oneshot::channel::<()>();
     let max_connections = connection_limit(&limits);
@@ -191,7 +236,17 @@ where
                         }
                         let slot = ConnectionSlot(Arc::new(SlotGuard(open.clone())));
                         let _ = stream.set_nodelay(true);
-                        tokio::spawn(serve_connection(stream, peer, service.clone(), slot, limits));
+                        match &tls {
+                            None => {
+                                tokio::spawn(serve_connection(stream, peer, service.clone(), slot, limits));
+                            }
+                            #[cfg(feature = "tls")]
+                            Some(tls) => {
+                                tokio::spawn(serve_tls_connection(stream, peer, service.clone(), slot, limits, tls.acceptor()));
+                            }
+                            #[cfg(not(feature = "tls"))]
+                            Some(never) => match *never {},
+                        }
                     }
                     Err(e) => {
                         // Out of file descriptors, usually: wait instead of spinning.
@@ -211,8 +266,36 @@ where
     })
 }
 
-async fn serve_connection<S, RB>(
+#[cfg(feature = "tls")]
+async fn serve_tls_connection<S, RB>(
     stream: TcpStream,
+    peer: SocketAddr,
+    service: S,
+    slot: ConnectionSlot,
+    limits: HttpLimits,
+    acceptor: tokio_rustls::TlsAcceptor,
+) where
+    S: Service<Request<Incoming>, Response = Response<RB>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    RB: http_body::Body<Data = Bytes> + Send + 'static,
+    RB::Error: Into<BoxError>,
+{
+    match tokio::time::timeout(limits.headers_timeout, acceptor.accept(stream)).await {
+        Ok(Ok(stream)) => serve_connection(stream, peer, service, slot, limits).await,
+        Ok(Err(e)) => {
+            crate::refused!(Refused::Malformed, %peer, error = %e, "TLS handshake failed (plain HTTP on a TLS port?): connection closed");
+        }
+        Err(_) => {
+            crate::refused!(Refused::RequestTimeout, %peer, "no TLS handshake within the headers timeout: connection closed");
+        }
+    }
+}
+
+async fn serve_connection<S, RB, T>(
+    stream: T,
     peer: SocketAddr,
     service: S,
     slot: ConnectionSlot,
@@ -225,6 +308,7 @@ async fn serve_connection<S, RB>(
     S::Future: Send + 'static,
     RB: http_body::Body<Data = Bytes> + Send + 'static,
     RB::Error: Into<BoxError>,
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let svc = hyper::service::service_fn(move |mut req: Request<Incoming>| {
         req.extensions_mut().insert(RemoteAddr(peer));

@@ -2,8 +2,10 @@
 //! (the `switchyard` node installs a Prometheus recorder) chooses where it
 //! goes; with no recorder installed every call is a no-op.
 //!
-//! Handles are looked up once and kept, so the hot paths (a packet queued,
-//! a packet received) cost an atomic add each.
+//! Handles are looked up once and kept, so the hot paths cost an atomic add
+//! each. Packets and bytes in and out are counted by the engine itself
+//! ([`ServerStats`](crate::ServerStats), which the Admin UI reads too); the
+//! node reports them under the names below when it is scraped.
 
 use metrics::{Counter, Histogram, counter, histogram};
 use std::sync::LazyLock;
@@ -31,29 +33,39 @@ pub mod names {
     pub const ACKS: &str = "switchyard_acks_total";
     /// Connection state recovery, by result (`recovered`, `fresh`).
     pub const RECOVERIES: &str = "switchyard_recoveries_total";
-    /// Time packets waited in a client's queue before being written.
+    /// Time from a packet's emit (for a broadcast: its emit on this node, or
+    /// its arrival from the broker) to the start of its write to the socket.
     pub const OUTGOING_WAIT: &str = "switchyard_outgoing_wait_seconds";
 }
 
 pub(crate) struct Hot {
-    pub packets_received: Counter,
-    pub bytes_received: Counter,
-    pub packets_sent: Counter,
-    pub bytes_sent: Counter,
     pub broadcasts: Counter,
     pub volatile_dropped: Counter,
     pub outgoing_wait: Histogram,
 }
 
 pub(crate) static HOT: LazyLock<Hot> = LazyLock::new(|| Hot {
-    packets_received: counter!(names::PACKETS_RECEIVED),
-    bytes_received: counter!(names::BYTES_RECEIVED),
-    packets_sent: counter!(names::PACKETS_SENT),
-    bytes_sent: counter!(names::BYTES_SENT),
     broadcasts: counter!(names::BROADCASTS),
     volatile_dropped: counter!(names::VOLATILE_DROPPED),
     outgoing_wait: histogram!(names::OUTGOING_WAIT),
 });
+
+/// Registers every counter with the label values the server uses, at 0,
+/// so that a recorder exports them (and rates have a start) before the
+/// first event of each kind. Call it once the recorder is installed.
+pub fn register() {
+    for transport in ["polling", "websocket"] {
+        counter!(names::HANDSHAKES, "transport" => transport).increment(0);
+    }
+    for result in ["ok", "timeout"] {
+        counter!(names::ACKS, "result" => result).increment(0);
+    }
+    for result in ["recovered", "fresh"] {
+        counter!(names::RECOVERIES, "result" => result).increment(0);
+    }
+    HOT.broadcasts.increment(0);
+    HOT.volatile_dropped.increment(0);
+}
 
 /// A session opened over `transport` (`polling`, `websocket`).
 pub(crate) fn handshake(transport: &'static str) {

@@ -31,6 +31,8 @@ pub(crate) struct NamespaceConfig {
     pub adapter: Arc<dyn AdapterFactory>,
     pub recovery: Option<RecoveryConfig>,
     pub limits: ClientLimits,
+    /// The server's observer, once one is set.
+    pub observer: std::sync::OnceLock<Arc<dyn crate::observe::Observer>>,
 }
 
 /// Connection handlers and middlewares; a dynamic namespace shares its own
@@ -39,6 +41,21 @@ pub(crate) struct NamespaceConfig {
 pub(crate) struct NamespaceHandlers {
     connection: RwLock<Vec<Arc<dyn ConnectHandler>>>,
     middlewares: RwLock<Vec<Arc<dyn Middleware>>>,
+}
+
+/// What a namespace holds on one node ([`Namespace::stats`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NamespaceStats {
+    /// Sockets connected here.
+    pub sockets: usize,
+    /// Rooms with members here (each socket's own room included).
+    pub rooms: usize,
+    /// Acknowledgements the server awaits from these sockets.
+    pub pending_acks: usize,
+    /// Connection state recovery: packets and sessions kept in memory.
+    pub recovery_entries: usize,
+    /// Requests to other nodes still waiting for answers.
+    pub pending_requests: usize,
 }
 
 /// A namespace of the server. Cheap to clone.
@@ -98,6 +115,11 @@ impl Namespace {
     /// The adapter.
     pub fn adapter(&self) -> &Arc<dyn Adapter> {
         &self.0.adapter
+    }
+
+    /// The server's observer, if any.
+    pub(crate) fn observer(&self) -> Option<&Arc<dyn crate::observe::Observer>> {
+        self.0.config.observer.get()
     }
 
     /// Registers a handler for each connecting socket.
@@ -343,6 +365,28 @@ impl Namespace {
     /// How many sockets this node has in the namespace.
     pub fn socket_count(&self) -> usize {
         self.0.sockets.read().len()
+    }
+
+    /// What the namespace holds on this node (for metrics, and for soaks
+    /// that check it all goes once every client is gone). Walks the
+    /// sockets: for a scrape, not for a hot path.
+    pub fn stats(&self) -> NamespaceStats {
+        let (sockets, pending_acks) = {
+            let sockets = self.0.sockets.read();
+            let acks = sockets.values().map(Socket::pending_acks).sum();
+            (sockets.len(), acks)
+        };
+        let keep = self
+            .recovery()
+            .map_or(std::time::Duration::ZERO, |r| r.max_disconnection_duration);
+        let held = self.0.adapter.held(keep);
+        NamespaceStats {
+            sockets,
+            rooms: self.0.adapter.rooms().len(),
+            pending_acks,
+            recovery_entries: held.recovery_entries,
+            pending_requests: held.pending_requests,
+        }
     }
 
     // ---- internals -------------------------------------------------------------

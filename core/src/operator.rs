@@ -257,6 +257,11 @@ pub struct RemoteSocket {
     pub data: Value,
     /// The socket's user (presence), when named.
     pub user: Option<SmolStr>,
+    /// The connection's transport (`polling`, `websocket`), when its node
+    /// said (Node.js servers do not).
+    pub transport: Option<SmolStr>,
+    /// The connection's public id, when its node said.
+    pub client_id: Option<SmolStr>,
     ns: Namespace,
 }
 
@@ -268,6 +273,8 @@ impl RemoteSocket {
             handshake: info.handshake,
             data: info.data,
             user: info.user,
+            transport: info.transport,
+            client_id: info.client_id,
             ns,
         }
     }

@@ -242,6 +242,12 @@ impl LogInner {
             self.packets.pop_front();
         }
     }
+
+    fn prune_sessions(&mut self, keep: Duration) {
+        let now = Instant::now();
+        self.sessions
+            .retain(|_, (at, _)| now.duration_since(*at) <= keep);
+    }
 }
 
 impl RecoveryLog {
@@ -255,11 +261,19 @@ impl RecoveryLog {
     /// Keeps a session for `keep`.
     pub fn persist(&self, session: SessionState, keep: Duration) {
         let mut inner = self.inner.lock();
-        let now = Instant::now();
+        inner.prune_sessions(keep);
         inner
             .sessions
-            .retain(|_, (at, _)| now.duration_since(*at) <= keep);
-        inner.sessions.insert(session.pid.clone(), (now, session));
+            .insert(session.pid.clone(), (Instant::now(), session));
+    }
+
+    /// How many packets and sessions are kept, once those older than
+    /// `keep` are dropped (without traffic nothing else drops them).
+    pub fn entries(&self, keep: Duration) -> usize {
+        let mut inner = self.inner.lock();
+        inner.prune(keep);
+        inner.prune_sessions(keep);
+        inner.packets.len() + inner.sessions.len()
     }
 
     /// How many sessions are kept.

@@ -140,6 +140,16 @@ pub struct ServerStats {
     pub polling_sessions: usize,
     /// Requests forwarded to the node owning their session.
     pub forwarded_requests: u64,
+    /// Engine.IO packets received from clients (the metrics'
+    /// `switchyard_packets_received_total`).
+    pub packets_received: u64,
+    /// Bytes of those packets.
+    pub bytes_received: u64,
+    /// Packets queued for clients (a binary packet with its attachments
+    /// is one).
+    pub packets_sent: u64,
+    /// Bytes of those packets.
+    pub bytes_sent: u64,
 }
 
 /// The Socket.IO part of the server, shared by every session.
@@ -192,6 +202,17 @@ impl ServerState {
     }
 }
 
+/// A weak handle to a [`SocketIo`].
+#[derive(Clone)]
+pub struct WeakSocketIo(crate::engine::WeakEngine<ServerState>);
+
+impl WeakSocketIo {
+    /// The server, if it still exists.
+    pub fn upgrade(&self) -> Option<SocketIo> {
+        self.0.upgrade().map(|engine| SocketIo { engine })
+    }
+}
+
 /// A Socket.IO server. Cheap to clone; clones share everything.
 ///
 /// ```
@@ -237,6 +258,7 @@ impl SocketIo {
                 adapter: config.adapter,
                 recovery: config.connection_state_recovery,
                 limits: config.limits,
+                observer: std::sync::OnceLock::new(),
             }),
             namespaces: RwLock::new(HashMap::new()),
             dynamic: RwLock::new(Vec::new()),
@@ -248,6 +270,12 @@ impl SocketIo {
         };
         io.of("/");
         io
+    }
+
+    /// A handle that does not keep the server alive (for tasks and
+    /// handlers that the server itself holds).
+    pub fn downgrade(&self) -> WeakSocketIo {
+        WeakSocketIo(self.engine.downgrade())
     }
 
     pub(crate) fn engine(&self) -> &Engine<ServerState> {
@@ -262,11 +290,27 @@ impl SocketIo {
     /// Counters of this server (for metrics).
     pub fn stats(&self) -> ServerStats {
         let (sessions, polling_sessions) = self.engine.session_counts();
+        let [packets_received, bytes_received, packets_sent, bytes_sent] = self.engine.traffic();
         ServerStats {
             sessions,
             polling_sessions,
             forwarded_requests: self.engine.forwarded_requests(),
+            packets_received,
+            bytes_received,
+            packets_sent,
+            bytes_sent,
         }
+    }
+
+    /// Sets the server's observer (see [`Observer`](crate::Observer));
+    /// `false` if it already has one.
+    pub fn observe(&self, observer: impl crate::observe::Observer) -> bool {
+        self.engine
+            .handler()
+            .config
+            .observer
+            .set(Arc::new(observer))
+            .is_ok()
     }
 
     /// The namespace `name`, created if needed (Node's `io.of(name)`).

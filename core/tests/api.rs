@@ -553,3 +553,46 @@ async fn write_coalescing_holds_frames_then_writes_them_in_order() {
     expect_event(&mut ws, "41").await;
     ws.closed().await;
 }
+
+/// A connection handler registers its event handlers before the client
+/// hears it is connected, also when the CONNECT is finished off the
+/// connection's task (a middleware, or recovery): an event the client sends
+/// at once is handled. What the handler emits follows the CONNECT reply, and
+/// a handler that disconnects its socket sends the reply first, as in Node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_sent_at_once_after_connecting_find_their_handlers() {
+    let (io, addr) = start_io(config()).await;
+    io.use_middleware(|_: Socket| async move {
+        tokio::task::yield_now().await;
+        Ok::<(), switchyard_core::ConnectError>(())
+    });
+    io.on_connection(|socket: Socket| async move {
+        if socket.auth().get("leave").is_some() {
+            return socket.disconnect(false);
+        }
+        let _ = socket.emit("welcome", &1);
+        // A slow start: the handler's thread is busy for a while before it
+        // registers, and hands its other work (the client's connection) to
+        // another worker meanwhile.
+        tokio::task::block_in_place(|| std::thread::sleep(Duration::from_millis(200)));
+        socket.on("echo", |_: Socket, mut event: Event| async move {
+            let args = std::mem::take(&mut event.args);
+            let _ = event.ack_args(args);
+        });
+    });
+    for _ in 0..3 {
+        let (mut ws, _) = sio_connect(addr, "").await;
+        ws.send(r#"421["echo","now"]"#).await;
+        assert_eq!(ws.text().await, r#"42["welcome",1]"#);
+        let ack = tokio::time::timeout(Duration::from_secs(5), ws.text()).await;
+        assert_eq!(
+            ack.as_deref().ok(),
+            Some(r#"431["now"]"#),
+            "the event was lost"
+        );
+    }
+    let (mut ws, _) = Ws::open(addr, "/socket.io/").await;
+    ws.send(r#"40{"leave":true}"#).await;
+    assert!(ws.text().await.starts_with("40{"));
+    assert_eq!(ws.text().await, "41");
+}

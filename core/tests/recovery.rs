@@ -197,3 +197,81 @@ async fn without_recovery_there_is_no_pid_and_no_offset() {
     assert!(reply.get("pid").is_none(), "{reply}");
     assert_eq!(event(&mut ws).await, [json!("welcome"), json!(false)]);
 }
+
+#[tokio::test]
+async fn a_socket_no_offset_reached_is_not_kept() {
+    // Its client has no offset to present, so the official client cannot
+    // ask for it back: keeping it would only hold memory (and a draining
+    // node waiting for it to be taken).
+    let (io, addr) = start_io(config()).await;
+    io.on_connection(|socket: Socket| async move {
+        if socket.auth().get("news").is_some() {
+            socket.join("news").await.unwrap();
+        }
+    });
+    let (mut reader, _) = Ws::open(addr, "/socket.io/").await;
+    let read = connect(&mut reader, r#"{"news":true}"#).await;
+    let (mut silent, _) = Ws::open(addr, "/socket.io/").await;
+    let first = connect(&mut silent, "").await;
+    io.to("news").emit("news", &1).unwrap();
+    let offset = event(&mut reader).await[2].as_str().unwrap().to_owned();
+    drop(silent);
+    eventually(|| io.of("/").socket_count() == 1).await;
+    // Even with a valid offset, the silent socket's session is gone.
+    let (mut again, _) = Ws::open(addr, "/socket.io/").await;
+    let auth = json!({"pid": first["pid"], "offset": offset}).to_string();
+    let second = connect(&mut again, &auth).await;
+    assert_ne!(second["sid"], first["sid"]);
+    // The reader's is kept.
+    drop(reader);
+    eventually(|| io.of("/").socket_count() == 1).await;
+    let (mut back, _) = Ws::open(addr, "/socket.io/").await;
+    let auth = json!({"pid": read["pid"], "offset": offset}).to_string();
+    assert_eq!(connect(&mut back, &auth).await["sid"], read["sid"]);
+}
+
+#[tokio::test]
+async fn what_a_namespace_holds_goes_once_its_clients_are_gone() {
+    let keep = Duration::from_millis(400);
+    let config = ServerConfig {
+        engine: suite_engine_config("/socket.io/"),
+        ..ServerConfig::default()
+    }
+    .connection_state_recovery(RecoveryConfig {
+        max_disconnection_duration: keep,
+        ..RecoveryConfig::default()
+    });
+    let (io, addr) = start_io(config).await;
+    start(&io);
+    let (mut ws, _) = Ws::open(addr, "/socket.io/").await;
+    connect(&mut ws, "").await;
+    event(&mut ws).await;
+    let ns = io.of("/");
+    let socket = ns.sockets().pop().unwrap();
+    // An acknowledgement the client never sends, and a logged broadcast.
+    let unanswered = tokio::spawn(socket.emit_with_ack("question", &1));
+    let question = ws.text().await;
+    assert!(question.starts_with("420["), "{question}");
+    io.to("news").emit("news", &1).unwrap();
+    event(&mut ws).await;
+    eventually(|| ns.stats().pending_acks == 1).await;
+    let held = ns.stats();
+    assert_eq!((held.sockets, held.rooms), (1, 2), "{held:?}");
+    assert_eq!(
+        held.recovery_entries, 2,
+        "welcome and news logged: {held:?}"
+    );
+
+    // The transport drops: the session is kept for recovery, the rest goes.
+    drop(ws);
+    drop(socket);
+    eventually(|| ns.stats().sockets == 0).await;
+    let held = ns.stats();
+    assert_eq!((held.rooms, held.pending_acks), (0, 0), "{held:?}");
+    assert_eq!(held.recovery_entries, 3, "packets and session: {held:?}");
+    assert!(unanswered.await.unwrap().is_err());
+
+    // Past the recovery window, nothing is left, without any new traffic.
+    tokio::time::sleep(keep + Duration::from_millis(100)).await;
+    assert_eq!(ns.stats(), switchyard_core::NamespaceStats::default());
+}

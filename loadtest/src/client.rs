@@ -76,6 +76,8 @@ enum Link {
 pub struct Client {
     link: Link,
     next_ack: u64,
+    /// The server's CONNECT reply (`40{"sid":…}`).
+    reply: String,
 }
 
 /// What a client received.
@@ -115,7 +117,11 @@ impl Client {
         if !open.starts_with('0') {
             return Err(error(format!("expected an open packet, got {open:.40}")));
         }
-        let mut client = Client { link, next_ack: 0 };
+        let mut client = Client {
+            link,
+            next_ack: 0,
+            reply: String::new(),
+        };
         let auth = auth.unwrap_or("");
         let connect = if ns == "/" {
             format!("40{auth}")
@@ -127,7 +133,13 @@ impl Client {
         if !reply.starts_with("40") {
             return Err(error(format!("connection refused: {reply:.80}")));
         }
+        client.reply = reply;
         Ok(client)
+    }
+
+    /// The server's CONNECT reply (`40{"sid":…,"pid":…}`).
+    pub fn connect_reply(&self) -> &str {
+        &self.reply
     }
 
     /// Sends a raw text packet.
@@ -159,6 +171,9 @@ impl Client {
                 let text = self.text().await?;
                 if let Some(rest) = text.strip_prefix(&prefix) {
                     return Ok(rest.to_owned());
+                }
+                if text.starts_with("41") {
+                    return Err(error("the server disconnected the socket"));
                 }
             }
         })
@@ -194,6 +209,14 @@ impl Client {
             Incoming::Text(t) => Ok(t),
             Incoming::Binary => Err(error("unexpected binary frame")),
             Incoming::Closed => Err(error("connection closed")),
+        }
+    }
+
+    /// Drops the connection without a close: a WebSocket's TCP connection
+    /// is reset (RST), a polling session simply stops polling.
+    pub fn reset(self) {
+        if let Link::Ws(ws) = &self.link {
+            let _ = ws.get_ref().set_zero_linger();
         }
     }
 

@@ -88,7 +88,7 @@ pub async fn run(common: &Common, args: &ConnectArgs) -> Result<Outcome, String>
                 Ok(client) => client,
                 Err(e) => {
                     if failed.fetch_add(1, Ordering::Relaxed) < 10 {
-                        bar.println(format!("client {i}: {e}"));
+                        crate::say(&bar, format!("client {i}: {e}"));
                     }
                     bar.inc(1);
                     return;

@@ -133,8 +133,12 @@ pub async fn run(common: &Common, args: &FanoutArgs) -> Result<Outcome, String> 
         String::new()
     };
     let human = format!(
-        "fanout: {} subscribers, {} published, {}/{} delivered ({:.0}/s), lost {} ({:.4}%), duplicates {}, out of order {}\nlatency {}{}{slow}",
+        "fanout: {} subscribers{}, {} published, {}/{} delivered ({:.0}/s), lost {} ({:.4}%), duplicates {}, out of order {}\nlatency {}{}{slow}",
         report.subscribers,
+        match report.connect_failures {
+            0 => String::new(),
+            n => format!(" ({n} could not connect)"),
+        },
         report.published,
         report.delivered,
         report.expected,
@@ -177,7 +181,7 @@ async fn measure(common: &Common, args: &FanoutArgs) -> Result<FanoutReport, Str
                 Ok(client) => client,
                 Err(e) => {
                     failed.fetch_add(1, Ordering::Relaxed);
-                    bar.println(format!("subscriber {i}: {e}"));
+                    crate::say(&bar, format!("subscriber {i}: {e}"));
                     return seen;
                 }
             };
@@ -193,7 +197,14 @@ async fn measure(common: &Common, args: &FanoutArgs) -> Result<FanoutReport, Str
                                 seen.record(s, t, now);
                             }
                         }
-                        Ok(Incoming::Closed) | Err(_) => break,
+                        Ok(Incoming::Closed) => {
+                            crate::say(&bar, format!("subscriber {i}: closed by the server after {} messages", seen.delivered));
+                            break;
+                        }
+                        Err(e) => {
+                            crate::say(&bar, format!("subscriber {i}: {e} after {} messages", seen.delivered));
+                            break;
+                        }
                         Ok(_) => {}
                     },
                 }

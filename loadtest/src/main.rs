@@ -129,6 +129,16 @@ pub fn progress(common: &Common, total: u64, what: &str) -> ProgressBar {
     bar
 }
 
+/// Prints `line` above the progress bar, or on stderr when the bar is
+/// hidden (JSON output, or stderr not a terminal): errors are never lost.
+pub fn say(bar: &ProgressBar, line: String) {
+    if bar.is_hidden() {
+        eprintln!("{line}");
+    } else {
+        bar.println(line);
+    }
+}
+
 #[derive(Parser)]
 #[command(name = "switchyard-loadtest", version, about)]
 struct Cli {

@@ -172,6 +172,13 @@ impl PollingLink {
     /// Closes the session (a close packet).
     pub async fn close(self) {
         let _ = self.poster.lock().await.post("1").await;
+    }
+}
+
+/// A link dropped without a close stops polling: the server sees the
+/// session go silent.
+impl Drop for PollingLink {
+    fn drop(&mut self) {
         self.reader.abort();
     }
 }

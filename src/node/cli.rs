@@ -4,7 +4,9 @@ use clap::builder::BoolishValueParser;
 use clap::{Parser, ValueEnum};
 use std::path::PathBuf;
 use std::time::Duration;
-use switchyard_core::engine::{CorsConfig, EngineConfig, HttpLimits, Transports};
+use switchyard_core::engine::{
+    CorsConfig, EngineConfig, HttpCompression, HttpLimits, PerMessageDeflate, Transports,
+};
 use switchyard_core::limits::{ClientLimits, Rate};
 use switchyard_core::protocol::DecodeLimits;
 use switchyard_core::{Parser as WireFormat, RecoveryConfig, ServerConfig};
@@ -27,7 +29,11 @@ pub struct Cli {
     #[arg(long, env = "ADAPTER", value_enum, default_value_t = AdapterKind::Memory)]
     pub adapter: AdapterKind,
 
-    /// Redis URL (`redis://[user:pass@]host:port[/db]`, `rediss://` for TLS).
+    /// Redis URL (`redis://[user:pass@]host:port[/db]`, `rediss://` for
+    /// TLS). For a Redis Cluster (or Valkey in cluster mode):
+    /// `redis-cluster://[user:pass@]host:port?node=host2:port2&node=…`,
+    /// listing several seeds; a plain `redis://` URL that reaches a cluster
+    /// node is refused at start.
     #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
     pub redis_url: String,
 
@@ -48,7 +54,9 @@ pub struct Cli {
     #[arg(long, env = "REDIS_SPECIFIC_RESPONSE_CHANNEL", value_parser = BoolishValueParser::new())]
     pub redis_specific_response_channel: bool,
 
-    /// NATS URL (`nats://[user:pass@]host:4222`, `tls://` for TLS).
+    /// NATS URL (`nats://[user:pass@]host:4222`, `tls://` for TLS), or the
+    /// URLs of several servers of a NATS cluster separated by commas: the
+    /// node starts while any one of them is up.
     #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
     pub nats_url: String,
 
@@ -68,7 +76,8 @@ pub struct Cli {
     #[arg(long, env = "PREFIX", default_value = "socket.io")]
     pub prefix: String,
 
-    /// The address (`host:port`) other nodes reach this one at, to forward
+    /// The address (`host:port`, or `https://host:port`, the default form
+    /// when the node serves TLS) other nodes reach this one at, to forward
     /// requests for this node's sessions: load balancers then need no
     /// sticky sessions. Default `--host:--port` unless the host is a
     /// wildcard (`0.0.0.0`, `::`); `none` turns forwarding off.
@@ -80,11 +89,11 @@ pub struct Cli {
     pub node_id: Option<String>,
 
     /// Interval between cluster heartbeats, in milliseconds.
-    #[arg(long, env = "HEARTBEAT_INTERVAL", default_value_t = 5_000)]
+    #[arg(long, env = "HEARTBEAT_INTERVAL", default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub heartbeat_interval: u64,
 
     /// Silence after which another node is dropped, in milliseconds.
-    #[arg(long, env = "HEARTBEAT_TIMEOUT", default_value_t = 10_000)]
+    #[arg(long, env = "HEARTBEAT_TIMEOUT", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub heartbeat_timeout: u64,
 
     /// How long cluster requests (fetch_sockets, server-side emits) wait, in milliseconds.
@@ -112,6 +121,23 @@ pub struct Cli {
     #[arg(long, env = "ADMIN_LISTEN")]
     pub admin_listen: Option<String>,
 
+    /// Serve HTTPS and WSS (rustls) with this certificate chain: PEM, the
+    /// node's certificate first. Needs --tls-key. SIGHUP reloads both
+    /// files without dropping a connection.
+    #[arg(long, env = "TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key of --tls-cert: PEM, PKCS#8, RSA or EC.
+    #[arg(long, env = "TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Certificates (PEM) that other nodes' certificates are checked
+    /// against when requests for their sessions are forwarded to them over
+    /// TLS. Default: this node's own --tls-cert chain (nodes sharing a
+    /// certificate, or a chain ending with the CA that signed them all).
+    #[arg(long, env = "TLS_PEER_CA", requires = "tls_cert")]
+    pub tls_peer_ca: Option<PathBuf>,
+
     /// How long a stopping node (SIGTERM) may drain, in milliseconds: it
     /// closes its clients (they reconnect elsewhere and recover), waits for
     /// them to leave and for its kept sessions to be taken, then exits.
@@ -122,6 +148,45 @@ pub struct Cli {
     /// (tests, demos). Unauthenticated: never enable it in production.
     #[arg(long, env = "OPS", value_parser = BoolishValueParser::new())]
     pub ops: bool,
+
+    /// Serve the Socket.IO Admin UI: its namespace (`/admin`, cluster-wide)
+    /// and its pages at `/admin/`. Needs --admin-username and
+    /// --admin-password-hash, or --admin-no-auth.
+    #[arg(long, env = "ADMIN_UI", value_parser = BoolishValueParser::new())]
+    pub admin_ui: bool,
+
+    /// The Admin UI's username.
+    #[arg(long, env = "ADMIN_USERNAME")]
+    pub admin_username: Option<String>,
+
+    /// A bcrypt hash of the Admin UI's password (`$2b$10$…`; make one with
+    /// `htpasswd -bnBC 10 "" <password> | tr -d ':\n'`).
+    #[arg(long, env = "ADMIN_PASSWORD_HASH")]
+    pub admin_password_hash: Option<String>,
+
+    /// The Admin UI can watch but not act (no emit, join, leave, disconnect).
+    #[arg(long, env = "ADMIN_READONLY", value_parser = BoolishValueParser::new())]
+    pub admin_readonly: bool,
+
+    /// Run the Admin UI without a login: anyone who reaches the node may
+    /// act on every socket. Never on a public address.
+    #[arg(long, env = "ADMIN_NO_AUTH", value_parser = BoolishValueParser::new())]
+    pub admin_no_auth: bool,
+
+    /// What the Admin UI is sent: `development` (every socket, room and
+    /// event change, and the list of sockets) or `production` (server
+    /// statistics only).
+    #[arg(long, env = "ADMIN_MODE", value_enum, default_value_t = AdminModeKind::Development)]
+    pub admin_mode: AdminModeKind,
+
+    /// The Admin UI's static build (default: `@socket.io/admin-ui`'s
+    /// `ui/dist` in `node_modules`).
+    #[arg(long, env = "ADMIN_UI_DIR")]
+    pub admin_ui_dir: Option<PathBuf>,
+
+    /// Socket events shown in the Admin UI per second, per node, at most.
+    #[arg(long, env = "ADMIN_EVENTS_PER_SECOND", default_value_t = 100)]
+    pub admin_events_per_second: u32,
 
     /// Allowed browser origins, comma-separated; `*` allows any. None: same origin only.
     #[arg(long, env = "CORS_ORIGIN", value_delimiter = ',')]
@@ -229,6 +294,33 @@ pub struct Cli {
     #[arg(long, env = "WRITE_DELAY_MS", default_value_t = 0)]
     pub write_delay_ms: u64,
 
+    /// Serve Socket.IO v2 clients (Engine.IO protocol v3), as Node's
+    /// `allowEIO3`. Off by default: `EIO=3` is refused.
+    #[arg(long, env = "ALLOW_EIO3", value_parser = BoolishValueParser::new())]
+    pub allow_eio3: bool,
+
+    /// Compress WebSocket messages with clients that offer permessage-deflate
+    /// (RFC 7692), as Node's `perMessageDeflate`. Off by default.
+    #[arg(long, env = "PER_MESSAGE_DEFLATE", value_parser = BoolishValueParser::new())]
+    pub per_message_deflate: bool,
+
+    /// With `--per-message-deflate`: messages smaller than this many bytes go
+    /// uncompressed.
+    #[arg(long, env = "PER_MESSAGE_DEFLATE_THRESHOLD", default_value_t = 1024)]
+    pub per_message_deflate_threshold: usize,
+
+    /// With `--per-message-deflate`: the zlib level, 0 (none) to 9 (best).
+    /// A broadcast is compressed once for all its recipients, so higher
+    /// levels cost little on fan-outs; every unicast message pays it.
+    #[arg(long, env = "PER_MESSAGE_DEFLATE_LEVEL", default_value_t = 6, value_parser = clap::value_parser!(u32).range(0..=9))]
+    pub per_message_deflate_level: u32,
+
+    /// Compress polling responses of at least this many bytes (gzip or
+    /// deflate, as the client accepts), as Node's `httpCompression`; 0 turns
+    /// it off.
+    #[arg(long, env = "HTTP_COMPRESSION_THRESHOLD", default_value_t = 1024)]
+    pub http_compression_threshold: usize,
+
     /// Enabled transports, comma-separated.
     #[arg(long, env = "TRANSPORTS", default_value = "polling,websocket", value_parser = Transports::parse)]
     pub transports: Transports,
@@ -299,9 +391,27 @@ pub enum LogFormat {
     Json,
 }
 
+/// What the Admin UI is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AdminModeKind {
+    /// Every socket, room and event change.
+    Development,
+    /// Server statistics only.
+    Production,
+}
+
 impl Cli {
     /// Where other nodes reach this one, when forwarding is on.
     pub fn advertised_address(&self) -> Option<String> {
+        let address = self.plain_advertised_address()?;
+        // A node serving TLS is reached over TLS.
+        Some(match (&self.tls_cert, address.contains("://")) {
+            (Some(_), false) => format!("https://{address}"),
+            _ => address,
+        })
+    }
+
+    fn plain_advertised_address(&self) -> Option<String> {
         match self.advertise.as_deref() {
             Some("none") => None,
             Some(address) => Some(address.to_owned()),
@@ -331,6 +441,28 @@ impl Cli {
         }
     }
 
+    /// The Admin UI's settings, when it is on; an error when it is on
+    /// without credentials (and not explicitly without a login).
+    pub fn admin_config(&self) -> Result<Option<crate::admin::AdminConfig>, String> {
+        if !self.admin_ui {
+            return Ok(None);
+        }
+        let auth = crate::admin::check_auth(
+            self.admin_username.as_deref(),
+            self.admin_password_hash.as_deref(),
+            self.admin_no_auth,
+        )?;
+        let mut config = crate::admin::AdminConfig::new(auth);
+        config.readonly = self.admin_readonly;
+        config.mode = match self.admin_mode {
+            AdminModeKind::Development => crate::admin::AdminMode::Development,
+            AdminModeKind::Production => crate::admin::AdminMode::Production,
+        };
+        config.server_id = self.node_id.clone();
+        config.events_per_second = self.admin_events_per_second;
+        Ok(Some(config))
+    }
+
     /// The server settings these flags describe.
     pub fn server_config(&self) -> ServerConfig {
         let cors = (!self.cors_origin.is_empty()).then(|| CorsConfig {
@@ -350,6 +482,16 @@ impl Cli {
                 ping_timeout: Duration::from_millis(self.ping_timeout),
                 max_http_buffer_size: self.max_http_buffer_size,
                 transports: self.transports,
+                allow_eio3: self.allow_eio3,
+                per_message_deflate: self.per_message_deflate.then_some(PerMessageDeflate {
+                    threshold: self.per_message_deflate_threshold,
+                    level: self.per_message_deflate_level,
+                }),
+                http_compression: (self.http_compression_threshold > 0).then_some(
+                    HttpCompression {
+                        threshold: self.http_compression_threshold,
+                    },
+                ),
                 cors,
                 write_delay: Duration::from_millis(self.write_delay_ms),
                 max_client_buffer_bytes: self.max_client_buffer_bytes,
@@ -427,6 +569,15 @@ mod tests {
             Some("node-1:3000")
         );
         assert_eq!(parse(&["--advertise", "none"]), None);
+    }
+
+    #[test]
+    fn heartbeats_of_zero_milliseconds_are_refused() {
+        for flag in ["--heartbeat-interval", "--heartbeat-timeout"] {
+            let refused = Cli::try_parse_from(["switchyard", flag, "0"]);
+            assert!(refused.is_err(), "{flag} 0 accepted");
+            assert!(Cli::try_parse_from(["switchyard", flag, "1"]).is_ok());
+        }
     }
 
     #[test]

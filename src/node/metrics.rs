@@ -67,7 +67,7 @@ fn describe() {
     describe_counter!(names::RECOVERIES, "Connection state recoveries, by result.");
     describe_histogram!(
         names::OUTGOING_WAIT,
-        "Time packets waited in a client's queue before being written."
+        "Time from a packet's emit (a broadcast's emit on this node, or its arrival from the broker) to the start of its write to the socket."
     );
     describe_counter!(
         "switchyard_refused_total",
@@ -102,12 +102,32 @@ fn describe() {
         "Sockets connected to this node, by namespace."
     );
     describe_gauge!(
+        "switchyard_rooms",
+        "Rooms with members on this node, by namespace (each socket's own room included)."
+    );
+    describe_gauge!(
+        "switchyard_pending_acks",
+        "Acknowledgements the server awaits from its clients, by namespace."
+    );
+    describe_gauge!(
+        "switchyard_recovery_entries",
+        "Connection state recovery: packets and sessions kept in this node's memory, by namespace."
+    );
+    describe_gauge!(
+        "switchyard_cluster_pending_requests",
+        "Requests to other nodes still waiting for answers, by namespace."
+    );
+    describe_gauge!(
         "switchyard_online_users",
         "Users online in the cluster, by namespace."
     );
     describe_gauge!(
         "switchyard_cluster_nodes",
         "Other nodes this node hears from."
+    );
+    describe_gauge!(
+        "switchyard_tokio_tasks",
+        "Tasks alive in the node's runtime (a leak shows as growth at a steady load)."
     );
     describe_gauge!(
         "switchyard_ready",
@@ -137,6 +157,14 @@ fn describe() {
         "switchyard_cluster_skipped_messages_total",
         "Malformed or foreign cluster messages skipped."
     );
+    switchyard_core::metrics::register();
+    for name in [
+        "switchyard_cluster_requests_total",
+        "switchyard_cluster_responses_total",
+        "switchyard_cluster_request_timeouts_total",
+    ] {
+        counter!(name).increment(0);
+    }
     for reason in Refused::all() {
         // Present from the start, at 0, so that rates can be computed.
         counter!("switchyard_refused_total", "reason" => reason.as_str()).absolute(reason.count());
@@ -153,10 +181,25 @@ pub fn render(io: &SocketIo, cluster: Option<&Cluster>) -> String {
     gauge!("switchyard_sessions", "transport" => "websocket")
         .set(stats.sessions.saturating_sub(stats.polling_sessions) as f64);
     counter!("switchyard_forwarded_requests_total").absolute(stats.forwarded_requests);
+    counter!(names::PACKETS_RECEIVED).absolute(stats.packets_received);
+    counter!(names::BYTES_RECEIVED).absolute(stats.bytes_received);
+    counter!(names::PACKETS_SENT).absolute(stats.packets_sent);
+    counter!(names::BYTES_SENT).absolute(stats.bytes_sent);
     for ns in io.namespaces() {
         let name = ns.name().to_string();
-        gauge!("switchyard_sockets", "namespace" => name.clone()).set(ns.socket_count() as f64);
+        let held = ns.stats();
+        gauge!("switchyard_sockets", "namespace" => name.clone()).set(held.sockets as f64);
+        gauge!("switchyard_rooms", "namespace" => name.clone()).set(held.rooms as f64);
+        gauge!("switchyard_pending_acks", "namespace" => name.clone())
+            .set(held.pending_acks as f64);
+        gauge!("switchyard_recovery_entries", "namespace" => name.clone())
+            .set(held.recovery_entries as f64);
+        gauge!("switchyard_cluster_pending_requests", "namespace" => name.clone())
+            .set(held.pending_requests as f64);
         gauge!("switchyard_online_users", "namespace" => name).set(ns.online_users().len() as f64);
+    }
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        gauge!("switchyard_tokio_tasks").set(runtime.metrics().num_alive_tasks() as f64);
     }
     let ready = super::health::not_ready(io, cluster).is_none();
     gauge!("switchyard_ready").set(if ready { 1.0 } else { 0.0 });
@@ -194,6 +237,10 @@ mod tests {
             "switchyard_forwarded_requests_total 0",
             "switchyard_refused_total{reason=\"client_buffer\"}",
             "switchyard_ready 1",
+            "switchyard_acks_total{result=\"timeout\"} 0",
+            "switchyard_recoveries_total{result=\"recovered\"} 0",
+            "switchyard_cluster_request_timeouts_total 0",
+            "# TYPE switchyard_tokio_tasks gauge",
         ] {
             assert!(text.contains(line), "{line} missing from:\n{text}");
         }

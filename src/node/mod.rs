@@ -9,7 +9,7 @@ pub mod health;
 pub mod metrics;
 pub mod ops;
 
-pub use cli::{AdapterKind, Cli, LogFormat, ParserKind, RedisFormatKind};
+pub use cli::{AdapterKind, AdminModeKind, Cli, LogFormat, ParserKind, RedisFormatKind};
 pub use contract::install as install_bench_contract;
 pub use demo::install as install_chat_demo;
 
@@ -37,6 +37,12 @@ pub enum NodeError {
     /// The broker could not be reached.
     #[error("{0}")]
     Broker(String),
+    /// The Admin UI's settings are wrong.
+    #[error("{0}")]
+    Admin(String),
+    /// The TLS certificate or key cannot be used.
+    #[error("TLS: {0}")]
+    Tls(#[from] switchyard_core::tls::TlsError),
 }
 
 /// Starts logging as the flags ask (`RUST_LOG` filters, default `info`).
@@ -56,8 +62,24 @@ pub fn init_logging(format: LogFormat) {
 
 /// The server, in the configured cluster, with the node's handlers.
 pub async fn build(cli: &Cli) -> Result<(SocketIo, Option<Cluster>), NodeError> {
+    build_with(cli, None).await
+}
+
+/// [`build`] for a node serving TLS: requests are forwarded to other
+/// nodes over TLS too (`https://` advertised addresses).
+pub async fn build_with(
+    cli: &Cli,
+    tls: Option<&switchyard_core::tls::Tls>,
+) -> Result<(SocketIo, Option<Cluster>), NodeError> {
+    // Refused before anything starts.
+    let admin = cli.admin_config().map_err(NodeError::Admin)?;
+    let forward_tls = match tls {
+        Some(tls) => Some(tls.client_config(cli.tls_peer_ca.as_deref())?),
+        None => None,
+    };
     let cluster = cluster::join(cli).await?;
     let mut config = cli.server_config();
+    config.engine.forward_tls = forward_tls;
     if let Some(cluster) = &cluster {
         config = config.adapter(cluster.clone());
         if cli.advertised_address().is_some() {
@@ -73,6 +95,9 @@ pub async fn build(cli: &Cli) -> Result<(SocketIo, Option<Cluster>), NodeError> 
             "serving /ops: any client may run cluster operations (tests and demos only)"
         );
         ops::install(&io.of("/ops"), label(cli, cluster.as_ref()));
+    }
+    if let Some(admin) = admin {
+        crate::admin::instrument(&io, admin).map_err(|e| NodeError::Admin(e.to_string()))?;
     }
     Ok((io, cluster))
 }
@@ -99,6 +124,18 @@ pub fn routes(cli: &Cli, io: &SocketIo, cluster: Option<&Cluster>) -> axum::Rout
             }),
         )
         .merge(health_routes(io, cluster));
+    let public = if cli.admin_ui {
+        let dir = crate::admin::ui::find(cli.admin_ui_dir.as_deref());
+        match &dir {
+            Some(dir) => tracing::info!(dir = %dir.display(), "Admin UI at /admin/"),
+            None => tracing::warn!(
+                "the Admin UI's files were not found (npm install @socket.io/admin-ui@0.5.1, or --admin-ui-dir): /admin/ answers 404; the hosted UI can still connect"
+            ),
+        }
+        public.merge(crate::admin::ui::routes(dir))
+    } else {
+        public
+    };
     if cli.admin_listen.is_some() {
         public
     } else {
@@ -167,7 +204,11 @@ pub async fn run(cli: Cli) -> Result<(), NodeError> {
     init_logging(cli.log_format);
     metrics::install();
     raise_open_file_limit();
-    let (io, cluster) = build(&cli).await?;
+    let tls = match (&cli.tls_cert, &cli.tls_key) {
+        (Some(cert), Some(key)) => Some(switchyard_core::tls::Tls::from_pem_files(cert, key)?),
+        _ => None,
+    };
+    let (io, cluster) = build_with(&cli, tls.as_ref()).await?;
     let addr = format!("{}:{}", cli.host, cli.port);
     let listener = TcpListener::bind(&addr)
         .await
@@ -177,7 +218,14 @@ pub async fn run(cli: Cli) -> Result<(), NodeError> {
         })?;
     let local: SocketAddr = listener.local_addr()?;
     let app = tower_layer::Layer::layer(&io.layer(), routes(&cli, &io, cluster.as_ref()));
-    let listening = switchyard_core::serve_with(listener, app, cli.http_limits())?;
+    let listening = match &tls {
+        Some(tls) => {
+            tokio::spawn(reload_on_sighup(tls.clone()));
+            switchyard_core::serve_tls(listener, app, cli.http_limits(), tls.clone())?
+        }
+        None => switchyard_core::serve_with(listener, app, cli.http_limits())?,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let admin = serve_admin(&cli, &io, cluster.as_ref()).await?;
     tracing::info!(
         addr = %local,
@@ -187,7 +235,7 @@ pub async fn run(cli: Cli) -> Result<(), NodeError> {
         path = %cli.socketio_path,
         recovery = cli.recovery,
         advertise = cli.advertised_address().as_deref().unwrap_or("none"),
-        "switchyard listening: demo at http://{local}/"
+        "switchyard listening: demo at {scheme}://{local}/"
     );
     shutdown_signal().await;
     drain(&cli, &io, cluster.as_ref()).await;
@@ -226,12 +274,17 @@ pub async fn drain(cli: &Cli, io: &SocketIo, cluster: Option<&Cluster>) {
     let mut last_progress = std::time::Instant::now();
     let mut left = usize::MAX;
     while !io.drained() && started.elapsed() < timeout {
-        let now = kept_sessions(io) + io.client_count();
+        let kept = kept_sessions(io);
+        let now = kept + io.client_count();
         if now < left {
             last_progress = std::time::Instant::now();
         }
         left = now;
-        if last_progress.elapsed() >= DRAIN_QUIET {
+        // Live polling clients collect their close packet at once (their
+        // next GET is pending or about to be sent); a session whose client
+        // went away never does. Kept sessions wait for clients to retry.
+        let quiet = if kept > 0 { DRAIN_QUIET } else { COLLECT_QUIET };
+        if last_progress.elapsed() >= quiet {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -259,6 +312,10 @@ pub async fn drain(cli: &Cli, io: &SocketIo, cluster: Option<&Cluster>) {
 /// 0.5–1.5 s, then after about 2 s more).
 const DRAIN_QUIET: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// How long a draining node with no kept session waits once no polling
+/// client collected its close packet.
+const COLLECT_QUIET: std::time::Duration = std::time::Duration::from_secs(1);
+
 fn kept_sessions(io: &SocketIo) -> usize {
     io.namespaces()
         .iter()
@@ -276,6 +333,31 @@ fn raise_open_file_limit() {
             Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
         }
     }
+}
+
+/// Reloads the certificate and key on each SIGHUP (renewed certificates);
+/// a failed reload keeps the current ones.
+async fn reload_on_sighup(tls: switchyard_core::tls::Tls) {
+    #[cfg(unix)]
+    {
+        let mut hup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+            Ok(hup) => hup,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch SIGHUP: certificates are not reloaded");
+                return;
+            }
+        };
+        while hup.recv().await.is_some() {
+            match tls.reload() {
+                Ok(()) => tracing::info!(?tls, "TLS certificate reloaded"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "TLS certificate not reloaded: the current one stays")
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    drop(tls);
 }
 
 async fn shutdown_signal() {

@@ -43,6 +43,10 @@ struct Target {
     volatile: bool,
     local: bool,
     broadcast: bool,
+    /// `compress(false)`: never compressed.
+    plain: bool,
+    /// To the calling socket itself (`socket.emit`), not a broadcast.
+    me: bool,
 }
 
 fn operator(socket: &Socket, target: Target) -> BroadcastOperator {
@@ -57,6 +61,9 @@ fn operator(socket: &Socket, target: Target) -> BroadcastOperator {
     }
     if target.local {
         op = op.local();
+    }
+    if target.plain {
+        op = op.compress(false);
     }
     op
 }
@@ -154,7 +161,11 @@ fn install_socket(socket: &Socket, reasons: Reasons, label: String) {
         let target = event.take_arg::<Target>(0).unwrap_or_default();
         let name = event.arg::<String>(1).unwrap_or_default();
         let payload = event.args.get(2).cloned().unwrap_or(Value::Null);
-        let sent = operator(&socket, target).emit(&name, &payload).is_ok();
+        let sent = if target.me {
+            socket.compress(!target.plain).emit(&name, &payload).is_ok()
+        } else {
+            operator(&socket, target).emit(&name, &payload).is_ok()
+        };
         let _ = event.ack(&sent);
     });
     socket.on("fetch", |socket: Socket, mut event: Event| async move {

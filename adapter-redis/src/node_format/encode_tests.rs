@@ -50,6 +50,8 @@ fn socket_info() -> SocketInfo {
         rooms: vec!["s1".into(), "a".into()],
         data: Value::from("x"),
         user: None,
+        transport: None,
+        client_id: None,
     }
 }
 

@@ -63,7 +63,7 @@ impl AdapterInner {
                 packet,
                 opts,
                 offset,
-            } => self.deliver_recoverable(packet, &opts, offset, false),
+            } => self.deliver_recoverable(packet, &opts, offset),
             Body::RestoreSession {
                 pid,
                 offset,

@@ -9,15 +9,24 @@ use crate::requests::Expected;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-/// Sends heartbeats when nothing else was said, and drops silent nodes.
+/// The shortest heartbeat interval the loop keeps to.
+const MIN_INTERVAL: Duration = Duration::from_millis(10);
+
+/// Sends a heartbeat once the namespace said nothing for a heartbeat
+/// interval (as Node's cluster adapter does: every publish postpones it), so
+/// other nodes never hear silence longer than the interval from a live node;
+/// and drops silent nodes, checked at least every second.
 pub(super) async fn heartbeat(weak: std::sync::Weak<AdapterInner>) {
-    let interval = weak.upgrade().map_or(Duration::from_secs(1), |i| {
-        i.cluster.config.heartbeat_interval
-    });
-    let mut ticker = tokio::time::interval(interval.min(Duration::from_secs(1)));
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        ticker.tick().await;
+        let wake = {
+            let Some(inner) = weak.upgrade() else { return };
+            let now = tokio::time::Instant::now();
+            // A zero interval (set through the library) would spin.
+            let interval = inner.cluster.config.heartbeat_interval.max(MIN_INTERVAL);
+            let due = *inner.last_broadcast.lock() + interval;
+            tokio::time::Instant::from_std(due).clamp(now, now + Duration::from_secs(1))
+        };
+        tokio::time::sleep_until(wake).await;
         let Some(inner) = weak.upgrade() else { return };
         if inner.closed.load(Ordering::Acquire) {
             return;
@@ -25,6 +34,8 @@ pub(super) async fn heartbeat(weak: std::sync::Weak<AdapterInner>) {
         let config = &inner.cluster.config;
         if inner.last_broadcast.lock().elapsed() >= config.heartbeat_interval {
             inner.send(Destination::Everyone, Body::Heartbeat);
+            // Not every format carries heartbeats: wait an interval anyway.
+            *inner.last_broadcast.lock() = std::time::Instant::now();
         }
         inner.announce_address(false);
         let silent: Vec<NodeId> = inner

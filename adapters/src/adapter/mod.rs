@@ -427,6 +427,13 @@ impl Adapter for ClusterAdapter {
         Box::pin(self.0.clone().evict_session(pid))
     }
 
+    fn held(&self, keep: Duration) -> switchyard_core::AdapterHeld {
+        switchyard_core::AdapterHeld {
+            recovery_entries: self.0.local.held(keep).recovery_entries + self.0.pins.lock().len(),
+            pending_requests: self.0.requests.len(),
+        }
+    }
+
     fn kept_sessions(&self) -> usize {
         if self.0.cluster.store.is_some() {
             return 0;

@@ -37,14 +37,26 @@ impl AdapterInner {
             .map(|r| r.max_disconnection_duration)
     }
 
-    /// Sends a recoverable packet to the other nodes (unless local), keeps
-    /// it, and delivers it here.
+    /// Keeps a recoverable packet, sends it to the other nodes (unless
+    /// local), and delivers it here. Kept first: the store has it before any
+    /// node can receive it live (the brokers write in queue order, NATS
+    /// waiting for JetStream's acknowledgement), so a recovery that reads
+    /// the store once its socket is in its rooms finds every packet whose
+    /// live copy it did not get.
     pub(super) fn broadcast_recoverable(
         &self,
         packet: Packet,
         opts: &BroadcastOptions,
         offset: SmolStr,
     ) {
+        if let (Some(store), Some(keep)) = (&self.cluster.store, self.recovery_window()) {
+            let logged = LoggedPacket {
+                offset: offset.clone(),
+                packet: packet.clone(),
+                opts: opts.clone(),
+            };
+            store.append(&self.ns, &logged, keep);
+        }
         if !opts.flags.local {
             let body = Body::RecoverableBroadcast {
                 packet: packet.clone(),
@@ -53,30 +65,19 @@ impl AdapterInner {
             };
             self.send(super::room_destination(&opts.rooms), body);
         }
-        self.deliver_recoverable(packet, opts, offset, true);
+        self.deliver_recoverable(packet, opts, offset);
     }
 
-    /// Delivers a recoverable packet here and keeps it: in the store when
-    /// this node sent it, in memory when there is no store.
+    /// Delivers a recoverable packet here; without a store, keeps it in
+    /// memory (with one, the sending node stored it).
     pub(super) fn deliver_recoverable(
         &self,
         packet: Packet,
         opts: &BroadcastOptions,
         offset: SmolStr,
-        sent_here: bool,
     ) {
         match &self.cluster.store {
-            Some(store) => {
-                if sent_here && let Some(keep) = self.recovery_window() {
-                    let logged = LoggedPacket {
-                        offset,
-                        packet: packet.clone(),
-                        opts: opts.clone(),
-                    };
-                    store.append(&self.ns, &logged, keep);
-                }
-                self.local.broadcast(packet, opts);
-            }
+            Some(_) => self.local.broadcast(packet, opts),
             None => self.local.broadcast_recoverable(packet, opts, offset),
         }
     }

@@ -40,6 +40,8 @@ fn every_message_type_round_trips() {
         rooms: vec!["s1".into(), "a".into()],
         data: object! { "level" => 2 },
         user: None,
+        transport: Some("websocket".into()),
+        client_id: Some("0123456789ab".into()),
     };
     for body in [
         Body::InitialHeartbeat,

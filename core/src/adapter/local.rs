@@ -6,9 +6,10 @@ use super::{
     Adapter, AdapterError, BoxFuture, BroadcastOptions, JoinFuture, Partial, Room, ServerSideAck,
     SocketInfo,
 };
-use crate::namespace::WeakNamespace;
+use crate::namespace::{Namespace, WeakNamespace};
+use crate::observe::Observer;
 use crate::presence::{PresenceEvent, PresenceTable};
-use crate::protocol::{Packet, PacketKind};
+use crate::protocol::{Encoded, Packet, PacketKind};
 use crate::recovery::{LoggedPacket, RecoveryConfig, RecoveryLog, SessionState, Unrecoverable};
 use crate::sid::Sid;
 use crate::socket::{AckSink, Socket};
@@ -16,6 +17,7 @@ use crate::value::Value;
 use parking_lot::RwLock;
 use smol_str::SmolStr;
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -102,18 +104,19 @@ impl LocalAdapter {
         let Some(ns) = self.ns.upgrade() else {
             return 0;
         };
+        let since = std::time::Instant::now();
         let id = ns.next_ack_id();
         if let PacketKind::Event { ack, .. } = &mut packet.kind {
             *ack = Some(id);
         }
         packet.ns = ns.name().clone();
-        let Some(encoded) = ns.encode(&packet) else {
+        let Some(encoded) = encode(&ns, &packet, opts) else {
             return 0;
         };
         let mut count = 0;
         self.for_each_target(opts, |socket| {
             socket.register_ack(id, AckSink::Broadcast(sink.clone()));
-            if socket.deliver(&encoded, opts.flags.volatile, &packet) {
+            if socket.deliver(&encoded, opts.flags.volatile, &packet, since) {
                 count += 1;
             }
         });
@@ -164,52 +167,85 @@ impl LocalAdapter {
     /// Adds a socket to rooms; returns the rooms that had no local member
     /// before (a cluster adapter subscribes to them).
     pub fn add_all_tracked(&self, sid: &Sid, rooms: &[Room]) -> Vec<Room> {
-        let mut index = self.rooms.write();
-        let Rooms { members, of_socket } = &mut *index;
-        let own = of_socket.entry(sid.clone()).or_default();
+        let observer = self.observer();
+        let mut joined = Vec::new();
         let mut created = Vec::new();
-        for room in rooms {
-            own.insert(room.clone());
-            let room_members = members.entry(room.clone()).or_insert_with(|| {
-                created.push(room.clone());
-                HashSet::new()
-            });
-            room_members.insert(sid.clone());
+        {
+            let mut index = self.rooms.write();
+            let Rooms { members, of_socket } = &mut *index;
+            let own = of_socket.entry(sid.clone()).or_default();
+            for room in rooms {
+                if own.insert(room.clone()) && observer.is_some() {
+                    joined.push(room.clone());
+                }
+                let room_members = members.entry(room.clone()).or_insert_with(|| {
+                    created.push(room.clone());
+                    HashSet::new()
+                });
+                room_members.insert(sid.clone());
+            }
+        }
+        if let Some((ns, observer)) = observer {
+            for room in &joined {
+                observer.room_joined(&ns, room, sid);
+            }
         }
         created
+    }
+
+    /// The namespace's name and the server's observer, when there is one.
+    fn observer(&self) -> Option<(SmolStr, Arc<dyn Observer>)> {
+        let ns = self.ns.upgrade()?;
+        let observer = ns.observer()?.clone();
+        Some((ns.name().clone(), observer))
     }
 
     /// Removes a socket from a room; returns whether the room is now empty
     /// on this node (and was not before).
     pub fn del_tracked(&self, sid: &Sid, room: &Room) -> bool {
-        let mut index = self.rooms.write();
-        if let Some(own) = index.of_socket.get_mut(sid) {
-            own.remove(room);
-        }
-        let Some(members) = index.members.get_mut(room) else {
-            return false;
+        let (left, emptied) = {
+            let mut index = self.rooms.write();
+            let left = index
+                .of_socket
+                .get_mut(sid)
+                .is_some_and(|own| own.remove(room));
+            let emptied = match index.members.get_mut(room) {
+                Some(members) => members.remove(sid) && members.is_empty(),
+                None => false,
+            };
+            if emptied {
+                index.members.remove(room);
+            }
+            (left, emptied)
         };
-        if !members.remove(sid) || !members.is_empty() {
-            return false;
+        if left && let Some((ns, observer)) = self.observer() {
+            observer.room_left(&ns, room, sid);
         }
-        index.members.remove(room);
-        true
+        emptied
     }
 
     /// Removes a socket from every room; returns the rooms left empty.
     pub fn del_all_tracked(&self, sid: &Sid) -> Vec<Room> {
-        let mut index = self.rooms.write();
-        let Some(own) = index.of_socket.remove(sid) else {
-            return Vec::new();
-        };
         let mut deleted = Vec::new();
-        for room in own {
-            if let Some(members) = index.members.get_mut(&room) {
-                members.remove(sid);
-                if members.is_empty() {
-                    index.members.remove(&room);
-                    deleted.push(room);
+        let own = {
+            let mut index = self.rooms.write();
+            let Some(own) = index.of_socket.remove(sid) else {
+                return Vec::new();
+            };
+            for room in &own {
+                if let Some(members) = index.members.get_mut(room) {
+                    members.remove(sid);
+                    if members.is_empty() {
+                        index.members.remove(room);
+                        deleted.push(room.clone());
+                    }
                 }
+            }
+            own
+        };
+        if let Some((ns, observer)) = self.observer() {
+            for room in &own {
+                observer.room_left(&ns, room, sid);
             }
         }
         deleted
@@ -244,15 +280,16 @@ impl Adapter for LocalAdapter {
     }
 
     fn broadcast(&self, mut packet: Packet, opts: &BroadcastOptions) {
+        let since = std::time::Instant::now();
         let Some(ns) = self.ns.upgrade() else { return };
         packet.ns = ns.name().clone();
         // Encoded once; every recipient gets the same shared bytes.
-        let Some(encoded) = ns.encode(&packet) else {
+        let Some(encoded) = encode(&ns, &packet, opts) else {
             return;
         };
         crate::metrics::HOT.broadcasts.increment(1);
         self.for_each_target(opts, |socket| {
-            socket.deliver(&encoded, opts.flags.volatile, &packet);
+            socket.deliver(&encoded, opts.flags.volatile, &packet, since);
         });
     }
 
@@ -352,6 +389,13 @@ impl Adapter for LocalAdapter {
         self.log.persist(session, keep);
     }
 
+    fn held(&self, keep: Duration) -> super::AdapterHeld {
+        super::AdapterHeld {
+            recovery_entries: self.log.entries(keep),
+            pending_requests: 0,
+        }
+    }
+
     fn take_session(&self, pid: Sid, recovery: RecoveryConfig) -> BoxFuture<Option<SessionState>> {
         let session = self.log.take(&pid, recovery.max_disconnection_duration);
         Box::pin(async move { session })
@@ -381,4 +425,14 @@ impl Adapter for LocalAdapter {
     fn close(&self) -> BoxFuture<()> {
         Box::pin(async {})
     }
+}
+
+/// A broadcast's packet, encoded once for all its recipients, and marked
+/// never to be compressed with `compress(false)`.
+fn encode(ns: &Namespace, packet: &Packet, opts: &BroadcastOptions) -> Option<Encoded> {
+    let encoded = ns.encode(packet)?;
+    Some(match opts.flags.compress {
+        Some(false) => encoded.plain(),
+        _ => encoded,
+    })
 }

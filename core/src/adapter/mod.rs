@@ -106,6 +106,13 @@ pub struct SocketInfo {
     /// The socket's user (presence), when named.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<SmolStr>,
+    /// The connection's transport (`polling`, `websocket`), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transport: Option<SmolStr>,
+    /// The connection's public id (see [`Socket::client_id`](crate::Socket::client_id)),
+    /// when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<SmolStr>,
 }
 
 /// Why an adapter operation failed.
@@ -136,6 +143,17 @@ pub struct Partial<T> {
 
 /// An acknowledgement from another node to a server-side emit.
 pub type ServerSideAck = Value;
+
+/// What an adapter holds in memory beyond its rooms (for metrics, and for
+/// soaks that check nothing is left behind once every client is gone).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AdapterHeld {
+    /// Connection state recovery: packets and sessions kept in this node's
+    /// memory, expired ones dropped first.
+    pub recovery_entries: usize,
+    /// Requests to other nodes still waiting for answers.
+    pub pending_requests: usize,
+}
 
 /// Rooms and cross-node operations of one namespace.
 pub trait Adapter: Send + Sync + 'static {
@@ -268,6 +286,13 @@ pub trait Adapter: Send + Sync + 'static {
     /// node waits for them. The default keeps none that others could take.
     fn kept_sessions(&self) -> usize {
         0
+    }
+
+    /// What the adapter holds in memory beyond its rooms; `keep` is how
+    /// long recovery data lives (what is older is dropped here).
+    fn held(&self, keep: Duration) -> AdapterHeld {
+        let _ = keep;
+        AdapterHeld::default()
     }
 
     /// Leaves the cluster.

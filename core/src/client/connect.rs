@@ -4,6 +4,7 @@
 
 use super::recover::{Recovered, recover};
 use super::{ClientSession, invalid_state, send_connect_error};
+use crate::engine::Protocol;
 use crate::handler::{self, ConnectError};
 use crate::limits::{Refused, TokenBucket};
 use crate::namespace::Namespace;
@@ -41,7 +42,9 @@ impl ServerState {
             }
         };
         let middlewares = ns.middlewares();
-        let recovery = ns.recovery().and_then(|config| {
+        // Socket.IO v2 clients have no recovery.
+        let v4 = session.protocol() == Protocol::V4;
+        let recovery = ns.recovery().filter(|_| v4).and_then(|config| {
             let pid = auth.get("pid")?.as_str()?;
             let offset = auth.get("offset")?.as_str()?;
             Some((config, Sid::from(pid), SmolStr::new(offset)))
@@ -146,10 +149,26 @@ impl ServerState {
     }
 }
 
-/// A middleware refused: the socket is forgotten, the client hears why.
+/// A middleware refused: the socket is forgotten, the client hears why (a
+/// Socket.IO v2 client the error's data, or else its message, alone, as
+/// Node answers it).
 fn refuse(session: &Arc<ClientSession>, name: &SmolStr, socket: Socket, e: ConnectError) {
     socket.abandon();
     tracing::debug!(sid = %session.sid(), ns = %name, message = %e.message, "middleware refused the connection");
+    if session.protocol() == Protocol::V3 {
+        // `err.data || err.message`, with JavaScript's falsy values.
+        let falsy = |data: &Value| match data {
+            Value::Null | Value::Bool(false) => true,
+            Value::String(s) => s.is_empty(),
+            Value::Number(n) => n.as_f64() == 0.0,
+            _ => false,
+        };
+        let data = e
+            .data
+            .filter(|data| !falsy(data))
+            .unwrap_or(Value::String(e.message));
+        return send_connect_error(session, name, data);
+    }
     let mut error = Map::new();
     error.insert("message".into(), Value::String(e.message));
     if let Some(data) = e.data {
@@ -178,13 +197,20 @@ pub(super) fn finish_connect(
     }
     ns.insert_socket(socket.clone());
     socket.set_connected();
-    let reply = match socket.pid() {
-        Some(pid) => object! { "sid" => socket.id().as_str(), "pid" => pid.as_str() },
-        None => object! { "sid" => socket.id().as_str() },
+    if let Some(observer) = ns.observer() {
+        observer.socket_connected(&socket);
+    }
+    // A Socket.IO v2 client knows its id already: its reply is bare.
+    let reply = match (session.protocol(), socket.pid()) {
+        (Protocol::V3, _) => None,
+        (Protocol::V4, Some(pid)) => {
+            Some(object! { "sid" => socket.id().as_str(), "pid" => pid.as_str() })
+        }
+        (Protocol::V4, None) => Some(object! { "sid" => socket.id().as_str() }),
     };
     let reply = Packet {
         ns: ns.name().clone(),
-        kind: PacketKind::Connect(Some(reply)),
+        kind: PacketKind::Connect(reply),
     };
     let mut first: Vec<Encoded> = ns.encode(&reply).into_iter().collect();
     let mut replayed = HashSet::new();
@@ -193,9 +219,16 @@ pub(super) fn finish_connect(
         replayed.extend(offset_of(&packet));
         first.extend(ns.encode(&packet));
     }
-    socket.release(first, &replayed);
-    tracing::debug!(sid = %socket.id(), ns = %ns.name(), recovered = socket.recovered(), "socket connected");
+    // The handlers run (their synchronous part: registering event handlers)
+    // before the client hears it is connected, as in Node: an event the
+    // client sends at once finds them, even when this runs off the
+    // connection's task (middlewares, recovery). What they emit meanwhile
+    // is kept back and follows the reply and the replay.
+    socket.hold();
+    socket.prepare_release(first, replayed);
     for h in ns.connection_handlers() {
         handler::run(h.call(socket.clone()));
     }
+    socket.release();
+    tracing::debug!(sid = %socket.id(), ns = %ns.name(), recovered = socket.recovered(), "socket connected");
 }

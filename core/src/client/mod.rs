@@ -6,12 +6,12 @@
 mod connect;
 mod recover;
 
-use crate::engine::{CloseReason, EngineHandler, Message, Session};
+use crate::engine::{CloseReason, EngineHandler, Message, Protocol, Session};
 use crate::limits::{Refused, TokenBucket};
 use crate::protocol::{DecodeLimits, Decoded, Packet, PacketKind, ParseError, PendingBinary};
 use crate::server::ServerState;
 use crate::socket::Socket;
-use crate::value::Value;
+use crate::value::{Map, Value};
 use parking_lot::Mutex;
 use smol_str::SmolStr;
 use std::sync::Arc;
@@ -50,6 +50,16 @@ impl ClientState {
             .map(|(_, s)| s.clone())
     }
 
+    /// Its sockets, one per namespace (a copy: the lock is not held).
+    fn sockets(&self) -> Vec<Socket> {
+        self.inner
+            .lock()
+            .sockets
+            .iter()
+            .map(|(_, s)| s.clone())
+            .collect()
+    }
+
     pub(crate) fn joined_once(&self) -> bool {
         self.inner.lock().joined_once
     }
@@ -60,6 +70,21 @@ impl EngineHandler for ServerState {
 
     fn on_open(&self, session: &Arc<ClientSession>) {
         self.connect_timeouts.schedule(Arc::downgrade(session));
+        if session.protocol() == Protocol::V3 {
+            // A Socket.IO v2 client is in the main namespace from the start.
+            self.connect(session, SmolStr::new_static("/"), None);
+        }
+        if let Some(observer) = self.config.observer.get() {
+            observer.session_opened(session.transport());
+        }
+    }
+
+    fn on_upgrade(&self, session: &Arc<ClientSession>) {
+        if let Some(observer) = self.config.observer.get() {
+            for socket in &session.data.sockets() {
+                observer.socket_upgraded(socket);
+            }
+        }
     }
 
     fn on_message(&self, session: &Arc<ClientSession>, message: Message) {
@@ -91,6 +116,9 @@ impl EngineHandler for ServerState {
         };
         for (_, socket) in sockets {
             socket.close(reason.into());
+        }
+        if let Some(observer) = self.config.observer.get() {
+            observer.session_closed(reason);
         }
     }
 }
@@ -131,6 +159,15 @@ fn decode(
 impl ServerState {
     fn dispatch(&self, session: &Arc<ClientSession>, packet: Packet) {
         match packet.kind {
+            PacketKind::Connect(_) if session.protocol() == Protocol::V3 => {
+                // Socket.IO v2: the query after the namespace is the auth.
+                let (name, query) = packet.ns.split_once('?').unwrap_or((&packet.ns, ""));
+                let mut auth = Map::new();
+                for (key, value) in crate::engine::parse_query(Some(query)) {
+                    auth.entry(key).or_insert(Value::String(value));
+                }
+                self.connect(session, name.into(), Some(Value::Object(auth)));
+            }
             PacketKind::Connect(auth) => self.connect(session, packet.ns, auth),
             PacketKind::ConnectError(_) => invalid_state(session, "CONNECT_ERROR sent by a client"),
             _ => match session.data.socket(&packet.ns) {
@@ -162,16 +199,11 @@ pub(super) fn invalid_state(session: &Arc<ClientSession>, why: &str) {
 
 /// `socket.disconnect(true)`: every namespace disconnects, then the connection closes.
 pub(crate) fn disconnect_all(session: &Arc<ClientSession>) {
-    let sockets: Vec<Socket> = session
-        .data
-        .inner
-        .lock()
-        .sockets
-        .iter()
-        .map(|(_, s)| s.clone())
-        .collect();
-    for socket in sockets {
+    for socket in session.data.sockets() {
         socket.disconnect(false);
+        // Called from a connection handler, before the CONNECT reply went
+        // out: it goes now, then the DISCONNECT, then the close (as in Node).
+        socket.release();
     }
     session.close(CloseReason::ForcedClose);
 }

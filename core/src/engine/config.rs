@@ -1,6 +1,7 @@
 //! Engine.IO settings, with Node.js engine.io's defaults.
 
 use super::forward::SessionRouter;
+use super::ws::deflate::PerMessageDeflate;
 use crate::limits::Rate;
 use http::request::Parts;
 use std::future::Future;
@@ -25,6 +26,15 @@ pub struct EngineConfig {
     pub transports: Transports,
     /// Whether polling clients may upgrade to WebSocket. Default true.
     pub allow_upgrades: bool,
+    /// permessage-deflate (RFC 7692) for WebSocket clients that offer it,
+    /// as Node's `perMessageDeflate`. Default off.
+    pub per_message_deflate: Option<PerMessageDeflate>,
+    /// gzip or deflate of polling responses for clients that accept it,
+    /// as Node's `httpCompression`. Default on, above 1,024 bytes.
+    pub http_compression: Option<HttpCompression>,
+    /// Whether clients of Engine.IO protocol v3 (Socket.IO v2 clients) are
+    /// served, as Node's `allowEIO3`. Default false: `EIO=3` is refused.
+    pub allow_eio3: bool,
     /// Cross-origin requests. Default off (same origin only).
     pub cors: Option<CorsConfig>,
     /// The `io` cookie set on the handshake, for load balancers that stick
@@ -56,6 +66,11 @@ pub struct EngineConfig {
     /// to this much latency; keep it well below `ping_timeout`, as pings
     /// are held too. Default zero: every batch is written at once.
     pub write_delay: Duration,
+    /// How requests are forwarded to owners whose advertised address is
+    /// `https://…`: the certificates their certificates are checked
+    /// against. Default none: such owners cannot be reached.
+    #[cfg(feature = "tls")]
+    pub forward_tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl Default for EngineConfig {
@@ -68,6 +83,9 @@ impl Default for EngineConfig {
             max_http_buffer_size: 1_000_000,
             transports: Transports::default(),
             allow_upgrades: true,
+            allow_eio3: false,
+            per_message_deflate: None,
+            http_compression: Some(HttpCompression::default()),
             cors: None,
             cookie: None,
             allow_request: None,
@@ -77,6 +95,8 @@ impl Default for EngineConfig {
             session_rate_per_address: None,
             session_router: None,
             write_delay: Duration::ZERO,
+            #[cfg(feature = "tls")]
+            forward_tls: None,
         }
     }
 }
@@ -91,6 +111,9 @@ impl std::fmt::Debug for EngineConfig {
             .field("max_http_buffer_size", &self.max_http_buffer_size)
             .field("transports", &self.transports)
             .field("allow_upgrades", &self.allow_upgrades)
+            .field("allow_eio3", &self.allow_eio3)
+            .field("per_message_deflate", &self.per_message_deflate)
+            .field("http_compression", &self.http_compression)
             .field("cors", &self.cors)
             .field("cookie", &self.cookie)
             .field("allow_request", &self.allow_request.is_some())
@@ -104,6 +127,20 @@ impl std::fmt::Debug for EngineConfig {
             )
             .field("write_delay", &self.write_delay)
             .finish()
+    }
+}
+
+/// Compression of polling responses (`EngineConfig::http_compression`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HttpCompression {
+    /// Responses smaller than this go uncompressed. Default 1,024 bytes,
+    /// as Node's `httpCompression.threshold`.
+    pub threshold: usize,
+}
+
+impl Default for HttpCompression {
+    fn default() -> Self {
+        HttpCompression { threshold: 1024 }
     }
 }
 

@@ -65,13 +65,62 @@ pub(crate) enum ForwardError {
     Body(String),
 }
 
+/// A connection to an owner: plain TCP, or TLS over it.
+trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
+
+/// Connects to `owner`: `host:port` in plain TCP, `https://host:port`
+/// over TLS (the certificate checked against `config.forward_tls`).
+async fn connect(owner: &str, config: &super::EngineConfig) -> Result<Box<dyn Io>, ForwardError> {
+    let failed = |e: String| ForwardError::Connect(owner.to_owned(), e);
+    let (secure, address) = match owner.strip_prefix("https://") {
+        Some(address) => (true, address),
+        None => (false, owner.strip_prefix("http://").unwrap_or(owner)),
+    };
+    let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(address))
+        .await
+        .map_err(|_| failed("timed out".into()))?
+        .map_err(|e| failed(e.to_string()))?;
+    let _ = stream.set_nodelay(true);
+    if !secure {
+        return Ok(Box::new(stream));
+    }
+    #[cfg(feature = "tls")]
+    {
+        let Some(client) = &config.forward_tls else {
+            return Err(failed(
+                "no TLS client settings to reach an https:// node".into(),
+            ));
+        };
+        let host = address
+            .rsplit_once(':')
+            .map_or(address, |(host, _)| host)
+            .trim_start_matches('[')
+            .trim_end_matches(']');
+        let name = rustls::pki_types::ServerName::try_from(host.to_owned())
+            .map_err(|e| failed(e.to_string()))?;
+        let tls = tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            tokio_rustls::TlsConnector::from(client.clone()).connect(name, stream),
+        )
+        .await
+        .map_err(|_| failed("TLS handshake timed out".into()))?
+        .map_err(|e| failed(e.to_string()))?;
+        Ok(Box::new(tls))
+    }
+    #[cfg(not(feature = "tls"))]
+    {
+        let _ = config;
+        Err(failed("built without TLS".into()))
+    }
+}
+
 /// Sends `req` to the owner at `owner` and returns its answer; a WebSocket
 /// upgrade is relayed for as long as it lasts.
 pub(crate) async fn forward<B>(
     mut req: Request<B>,
     owner: &str,
-    body_limit: usize,
-    body_timeout: Duration,
+    config: &super::EngineConfig,
 ) -> Result<Response<ResponseBody>, ForwardError>
 where
     B: http_body::Body + Send + 'static,
@@ -85,6 +134,7 @@ where
         .extensions_mut()
         .remove::<crate::listen::ConnectionSlot>();
     let (mut parts, body) = req.into_parts();
+    let (body_limit, body_timeout) = (config.max_http_buffer_size, config.http.request_timeout);
     let body = tokio::time::timeout(body_timeout, Limited::new(body, body_limit).collect())
         .await
         .map_err(|_| ForwardError::Body("not received within the request timeout".into()))?
@@ -93,11 +143,7 @@ where
     parts
         .headers
         .insert(FORWARDED_HEADER, HeaderValue::from_static("1"));
-    let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(owner))
-        .await
-        .map_err(|_| ForwardError::Connect(owner.to_owned(), "timed out".into()))?
-        .map_err(|e| ForwardError::Connect(owner.to_owned(), e.to_string()))?;
-    let _ = stream.set_nodelay(true);
+    let stream = connect(owner, config).await?;
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|e| ForwardError::Connect(owner.to_owned(), e.to_string()))?;

@@ -3,9 +3,14 @@
 //! (`verify`): transport, then session id, then handshake method, then the
 //! `allow_request` hook, then the protocol version.
 
-use super::request::{EngineError, Responder, is_preflight, parse_query, query_param};
+use super::request::{
+    ContentEncoding, EngineError, Responder, is_preflight, parse_query, query_param,
+};
 use super::session::{Session, TransportKind};
-use super::{Engine, EngineHandler, Frame, RemoteAddr, RequestInfo, forward, polling, upgrade, ws};
+use super::{
+    CloseReason, Engine, EngineHandler, Frame, RemoteAddr, RequestInfo, forward, polling, upgrade,
+    ws,
+};
 use crate::limits::Refused;
 use crate::sid::Sid;
 use bytes::Bytes;
@@ -38,6 +43,9 @@ impl<H: EngineHandler> Engine<H> {
         let responder = Responder {
             cors: config.cors.as_ref(),
             origin: origin.as_deref(),
+            compression: config
+                .http_compression
+                .and_then(|c| ContentEncoding::accepted(req.headers()).map(|e| (e, c.threshold))),
         };
         if config.cors.is_some() && is_preflight(req.method(), req.headers()) {
             return responder.preflight(req.headers().get(header::ACCESS_CONTROL_REQUEST_HEADERS));
@@ -74,9 +82,7 @@ impl<H: EngineHandler> Engine<H> {
                     self.inner
                         .forwarded
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let limit = config.max_http_buffer_size;
-                    let timeout = config.http.request_timeout;
-                    return match forward::forward(req, &owner, limit, timeout).await {
+                    return match forward::forward(req, &owner, config).await {
                         Ok(response) => response,
                         Err(e) => {
                             // The owner is gone: the client reconnects.
@@ -137,8 +143,10 @@ impl<H: EngineHandler> Engine<H> {
                 Request::from_parts(parts, body)
             }
         };
-        if query_param(&query, "EIO") != Some("4") {
-            return refuse(EngineError::UnsupportedProtocolVersion, None, None);
+        match query_param(&query, "EIO") {
+            Some("4") => {}
+            Some("3") if config.allow_eio3 => {}
+            _ => return refuse(EngineError::UnsupportedProtocolVersion, None, None),
         }
         if let (Some(rates), Some(address)) = (
             &self.inner.session_rates,
@@ -208,8 +216,7 @@ impl<H: EngineHandler> Engine<H> {
         self.inner
             .forwarded
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let limit = config.max_http_buffer_size;
-        match forward::forward(req, &peer, limit, config.http.request_timeout).await {
+        match forward::forward(req, &peer, config).await {
             Ok(response) => Some(response),
             Err(e) => {
                 tracing::debug!(%peer, error = %e, "handshake not forwarded while draining");
@@ -240,6 +247,7 @@ impl<H: EngineHandler> Engine<H> {
         } else {
             "[]"
         };
+        // The same for v3 clients, which ignore maxPayload (as Node sends it).
         let open = format!(
             r#"0{{"sid":"{}","upgrades":{},"pingInterval":{},"pingTimeout":{},"maxPayload":{}}}"#,
             session.sid(),
@@ -254,11 +262,18 @@ impl<H: EngineHandler> Engine<H> {
         self.inner
             .schedule_ping(&session, session.heartbeat_generation());
         tracing::debug!(sid = %session.sid(), ?transport, "session opened");
-        crate::metrics::handshake(match transport {
-            TransportKind::Polling => "polling",
-            TransportKind::WebSocket => "websocket",
-        });
+        crate::metrics::handshake(transport.as_str());
         self.inner.handler.on_open(&session);
+        // A drain that began after this handshake was let in did not see
+        // the session (it closes those in the map, then none is let in):
+        // close it as it would have.
+        if self
+            .inner
+            .draining
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            session.close(CloseReason::ServerShuttingDown);
+        }
         session
     }
 }

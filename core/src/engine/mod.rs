@@ -13,16 +13,19 @@ mod polling;
 mod request;
 mod session;
 mod upgrade;
-mod ws;
+pub(crate) mod v3;
+pub(crate) mod ws;
 
 pub use config::{
-    AllowFuture, AllowRequest, CookieConfig, CorsConfig, EngineConfig, HttpLimits, Refusal,
-    SameSite, Transports,
+    AllowFuture, AllowRequest, CookieConfig, CorsConfig, EngineConfig, HttpCompression, HttpLimits,
+    Refusal, SameSite, Transports,
 };
 pub use forward::{FORWARDED_HEADER, SessionRouter, tag_of};
-pub use packet::{Frame, Message, decode_polling_payload, encode_polling_payload};
+pub use packet::{Frame, FrameView, Message, decode_polling_payload, encode_polling_payload};
+pub(crate) use request::parse_query;
 pub use request::{RemoteAddr, RequestInfo, ResponseBody};
-pub use session::{Push, Session, TransportKind};
+pub use session::{Protocol, Push, Session, TransportKind};
+pub use ws::deflate::PerMessageDeflate;
 
 use crate::limits::AddressRates;
 use crate::sid::Sid;
@@ -47,6 +50,11 @@ pub trait EngineHandler: Send + Sync + Sized + 'static {
 
     /// The session closed; called once.
     fn on_close(&self, session: &Arc<Session<Self>>, reason: CloseReason);
+
+    /// The session moved to WebSocket.
+    fn on_upgrade(&self, session: &Arc<Session<Self>>) {
+        let _ = session;
+    }
 }
 
 /// Why a session closed, named as Node's engine.io names it.
@@ -113,6 +121,22 @@ impl<H: EngineHandler> Clone for Engine<H> {
 
 type HeartbeatItem<H> = (Weak<Session<H>>, u32);
 
+/// A weak handle to an [`Engine`].
+pub struct WeakEngine<H: EngineHandler>(Weak<EngineInner<H>>);
+
+impl<H: EngineHandler> Clone for WeakEngine<H> {
+    fn clone(&self) -> Self {
+        WeakEngine(self.0.clone())
+    }
+}
+
+impl<H: EngineHandler> WeakEngine<H> {
+    /// The engine, if it still exists.
+    pub fn upgrade(&self) -> Option<Engine<H>> {
+        self.0.upgrade().map(|inner| Engine { inner })
+    }
+}
+
 pub(crate) struct EngineInner<H: EngineHandler> {
     pub config: EngineConfig,
     pub handler: H,
@@ -126,6 +150,17 @@ pub(crate) struct EngineInner<H: EngineHandler> {
     pub(crate) session_rates: Option<AddressRates>,
     /// The server is shutting down: new sessions go to another node.
     pub(crate) draining: std::sync::atomic::AtomicBool,
+    /// Packets and bytes in and out, since the start.
+    pub(crate) traffic: Traffic,
+}
+
+/// Packets and bytes a server received and queued, since it started.
+#[derive(Default)]
+pub(crate) struct Traffic {
+    pub packets_received: AtomicU64,
+    pub bytes_received: AtomicU64,
+    pub packets_sent: AtomicU64,
+    pub bytes_sent: AtomicU64,
 }
 
 impl<H: EngineHandler> Engine<H> {
@@ -167,6 +202,7 @@ impl<H: EngineHandler> Engine<H> {
                 pong_timeouts,
                 epoch: Instant::now(),
                 forwarded: AtomicU64::new(0),
+                traffic: Traffic::default(),
             }),
         }
     }
@@ -174,6 +210,11 @@ impl<H: EngineHandler> Engine<H> {
     /// The settings.
     pub fn config(&self) -> &EngineConfig {
         &self.inner.config
+    }
+
+    /// A handle that does not keep the engine alive.
+    pub fn downgrade(&self) -> WeakEngine<H> {
+        WeakEngine(Arc::downgrade(&self.inner))
     }
 
     /// The handler.
@@ -206,6 +247,18 @@ impl<H: EngineHandler> Engine<H> {
         self.inner.forwarded.load(Ordering::Relaxed)
     }
 
+    /// Packets received, their bytes, packets queued, their bytes.
+    pub fn traffic(&self) -> [u64; 4] {
+        let t = &self.inner.traffic;
+        [
+            &t.packets_received,
+            &t.bytes_received,
+            &t.packets_sent,
+            &t.bytes_sent,
+        ]
+        .map(|n| n.load(Ordering::Relaxed))
+    }
+
     /// A new session id; with a session router, it names this node.
     pub(crate) fn new_sid(&self) -> Sid {
         match &self.inner.config.session_router {
@@ -221,7 +274,7 @@ impl<H: EngineHandler> Engine<H> {
     pub fn drain(&self) {
         self.inner
             .draining
-            .store(true, std::sync::atomic::Ordering::Release);
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         self.close_all(CloseReason::ServerShuttingDown);
     }
 

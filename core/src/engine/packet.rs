@@ -23,6 +23,19 @@ pub enum Frame {
     Text(Bytes),
     /// A binary message.
     Binary(Bytes),
+    /// A text packet never compressed (an emit's `compress(false)`).
+    PlainText(Bytes),
+    /// A binary message never compressed.
+    PlainBinary(Bytes),
+}
+
+/// What a frame carries, whether it may be compressed or not.
+#[derive(Clone, Copy, Debug)]
+pub enum FrameView<'a> {
+    /// A text packet.
+    Text(&'a Bytes),
+    /// A binary message.
+    Binary(&'a Bytes),
 }
 
 impl Frame {
@@ -38,10 +51,32 @@ impl Frame {
         Frame::Text(Bytes::from_static(packet))
     }
 
+    /// What it carries.
+    pub fn view(&self) -> FrameView<'_> {
+        match self {
+            Frame::Text(b) | Frame::PlainText(b) => FrameView::Text(b),
+            Frame::Binary(b) | Frame::PlainBinary(b) => FrameView::Binary(b),
+        }
+    }
+
+    /// Whether permessage-deflate may compress it.
+    pub fn compressible(&self) -> bool {
+        matches!(self, Frame::Text(_) | Frame::Binary(_))
+    }
+
+    /// The same frame, never to be compressed.
+    pub fn plain(self) -> Frame {
+        match self {
+            Frame::Text(b) => Frame::PlainText(b),
+            Frame::Binary(b) => Frame::PlainBinary(b),
+            plain => plain,
+        }
+    }
+
     /// Bytes on the wire: the text, or the raw binary payload.
     pub fn len(&self) -> usize {
-        match self {
-            Frame::Text(b) | Frame::Binary(b) => b.len(),
+        match self.view() {
+            FrameView::Text(b) | FrameView::Binary(b) => b.len(),
         }
     }
 
@@ -53,6 +88,7 @@ impl Frame {
 
 pub(crate) const CLOSE: Frame = Frame::control(b"1");
 pub(crate) const PING: Frame = Frame::control(b"2");
+pub(crate) const PONG: Frame = Frame::control(b"3");
 pub(crate) const PONG_PROBE: Frame = Frame::control(b"3probe");
 pub(crate) const NOOP: Frame = Frame::control(b"6");
 
@@ -128,9 +164,9 @@ pub(crate) fn encode_payload<'a>(frames: impl IntoIterator<Item = &'a Frame>) ->
         if i > 0 {
             out.extend_from_slice(&[RECORD_SEPARATOR]);
         }
-        match frame {
-            Frame::Text(b) => out.extend_from_slice(b),
-            Frame::Binary(b) => {
+        match frame.view() {
+            FrameView::Text(b) => out.extend_from_slice(b),
+            FrameView::Binary(b) => {
                 out.extend_from_slice(b"b");
                 let start = out.len();
                 out.resize(start + base64::encoded_len(b.len(), true).unwrap_or(0), 0);

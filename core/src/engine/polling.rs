@@ -3,9 +3,10 @@
 //! overlapping request closes the session, as in Node.
 
 use super::handle::BoxError;
-use super::packet::{NOOP, encode_payload, parse_payload};
+use super::packet::{Incoming, NOOP, encode_payload, parse_payload};
 use super::request::Responder;
-use super::session::{PollAnswer, Session};
+use super::session::{PollAnswer, Protocol, Session};
+use super::v3;
 use super::{CloseReason, EngineHandler, ResponseBody};
 use crate::limits::Refused;
 use http::{Request, Response, StatusCode, header};
@@ -30,9 +31,14 @@ pub(super) async fn get<H: EngineHandler>(
     let answer = std::future::poll_fn(|cx| session.poll_get(cx)).await;
     pending.answered = true;
     drop(pending);
-    let body = match &answer {
-        PollAnswer::Frames(frames) => encode_payload(frames),
-        PollAnswer::Noop => encode_payload([&NOOP]),
+    let noop = [NOOP];
+    let frames = match &answer {
+        PollAnswer::Frames(frames) => &frames[..],
+        PollAnswer::Noop => &noop[..],
+    };
+    let (body, binary) = match session.protocol() {
+        Protocol::V4 => (encode_payload(frames), false),
+        Protocol::V3 => v3::encode_payload(frames, session.takes_binary()),
     };
     if session.is_closed() {
         // The last packets of a closed session are collected: forget it.
@@ -45,7 +51,7 @@ pub(super) async fn get<H: EngineHandler>(
         .as_ref()
         .filter(|_| handshake)
         .map(|c| (c, session.sid().as_str()));
-    responder.payload(body, cookie)
+    responder.payload(body, binary, cookie)
 }
 
 /// A GET in progress. If the client goes away before it is answered (the
@@ -91,11 +97,11 @@ where
         responder.status(status)
     };
 
-    if req
+    let binary = req
         .headers()
         .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v == "application/octet-stream")
-    {
+        .is_some_and(|v| v == v3::BINARY_PAYLOAD);
+    if binary && session.protocol() == Protocol::V4 {
         return fail(
             CloseReason::TransportError,
             StatusCode::BAD_REQUEST,
@@ -143,19 +149,40 @@ where
             );
         }
     };
-    let Ok(text) = std::str::from_utf8(&body) else {
-        crate::refused!(Refused::Malformed, sid = %session.sid(), "polling body is not UTF-8");
-        return fail(
-            CloseReason::ParseError,
-            StatusCode::BAD_REQUEST,
-            "polling body is not UTF-8",
-        );
-    };
     if session.is_closed() {
         // A closed session waiting for its last poll ignores data.
         return responder.ok();
     }
-    for packet in parse_payload(text) {
+    let packets: Vec<Result<Incoming, String>> = match session.protocol() {
+        Protocol::V4 => {
+            let Ok(text) = std::str::from_utf8(&body) else {
+                crate::refused!(Refused::Malformed, sid = %session.sid(), "polling body is not UTF-8");
+                return fail(
+                    CloseReason::ParseError,
+                    StatusCode::BAD_REQUEST,
+                    "polling body is not UTF-8",
+                );
+            };
+            parse_payload(text)
+                .map(|p| p.map_err(|e| e.to_string()))
+                .collect()
+        }
+        Protocol::V3 => {
+            let packets = if binary {
+                v3::decode_binary_payload(&body)
+            } else {
+                match std::str::from_utf8(&body) {
+                    Ok(text) => v3::decode_text_payload(text),
+                    Err(_) => vec![Err(v3::PayloadError::NotUtf8)],
+                }
+            };
+            packets
+                .into_iter()
+                .map(|p| p.map_err(|e| e.to_string()))
+                .collect()
+        }
+    };
+    for packet in packets {
         match packet {
             Ok(packet) => session.receive(packet),
             Err(e) => {

@@ -166,6 +166,70 @@ impl EngineError {
 pub(crate) struct Responder<'a> {
     pub cors: Option<&'a CorsConfig>,
     pub origin: Option<&'a str>,
+    /// How polling payloads are compressed for this client, if at all.
+    pub compression: Option<(ContentEncoding, usize)>,
+}
+
+/// An HTTP content coding the server compresses polling payloads with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ContentEncoding {
+    Gzip,
+    Deflate,
+}
+
+impl ContentEncoding {
+    /// What the client accepts (`Accept-Encoding`), gzip first, as Node's
+    /// engine.io picks. A coding with `q=0` is refused.
+    pub fn accepted(headers: &http::HeaderMap) -> Option<ContentEncoding> {
+        let accepted = |name: &str| {
+            headers
+                .get_all(header::ACCEPT_ENCODING)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .any(|coding| {
+                    let mut parts = coding.split(';').map(str::trim);
+                    parts.next().is_some_and(|c| c.eq_ignore_ascii_case(name))
+                        && !parts.any(|p| {
+                            p.strip_prefix("q=")
+                                .and_then(|q| q.parse::<f32>().ok())
+                                .is_some_and(|q| q <= 0.0)
+                        })
+                })
+        };
+        if accepted("gzip") {
+            Some(ContentEncoding::Gzip)
+        } else if accepted("deflate") {
+            Some(ContentEncoding::Deflate)
+        } else {
+            None
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            ContentEncoding::Gzip => "gzip",
+            ContentEncoding::Deflate => "deflate",
+        }
+    }
+
+    fn encode(self, body: &[u8]) -> std::io::Result<Vec<u8>> {
+        use std::io::Write as _;
+        let level = flate2::Compression::default();
+        let out = Vec::with_capacity(body.len() / 2);
+        match self {
+            ContentEncoding::Gzip => {
+                let mut encoder = flate2::write::GzEncoder::new(out, level);
+                encoder.write_all(body)?;
+                encoder.finish()
+            }
+            ContentEncoding::Deflate => {
+                let mut encoder = flate2::write::ZlibEncoder::new(out, level);
+                encoder.write_all(body)?;
+                encoder.finish()
+            }
+        }
+    }
 }
 
 impl Responder<'_> {
@@ -226,12 +290,28 @@ impl Responder<'_> {
     pub fn payload(
         &self,
         body: Bytes,
+        binary: bool,
         cookie: Option<(&CookieConfig, &str)>,
     ) -> Response<ResponseBody> {
+        let content_type = if binary {
+            super::v3::BINARY_PAYLOAD
+        } else {
+            "text/plain; charset=UTF-8"
+        };
         let mut b = self
             .builder(StatusCode::OK)
-            .header(header::CONTENT_TYPE, "text/plain; charset=UTF-8")
+            .header(header::CONTENT_TYPE, content_type)
             .header(header::CACHE_CONTROL, "no-store");
+        let mut body = body;
+        if let Some((encoding, threshold)) = self.compression
+            && body.len() >= threshold
+            && let Ok(compressed) = encoding.encode(&body)
+        {
+            body = Bytes::from(compressed);
+            b = b
+                .header(header::CONTENT_ENCODING, encoding.name())
+                .header(header::VARY, "Accept-Encoding");
+        }
         if let Some((cookie, sid)) = cookie {
             b = b.header(header::SET_COOKIE, cookie.header_value(sid));
         }
@@ -327,10 +407,61 @@ mod tests {
     }
 
     #[test]
+    fn polling_payloads_are_compressed_as_the_client_accepts() {
+        let headers = |value: &str| {
+            let mut h = http::HeaderMap::new();
+            h.insert(
+                header::ACCEPT_ENCODING,
+                HeaderValue::from_str(value).unwrap(),
+            );
+            h
+        };
+        let accepted = |value: &str| ContentEncoding::accepted(&headers(value));
+        assert_eq!(accepted("gzip, deflate, br"), Some(ContentEncoding::Gzip));
+        assert_eq!(accepted("deflate"), Some(ContentEncoding::Deflate));
+        assert_eq!(
+            accepted("gzip;q=0, deflate;q=0.5"),
+            Some(ContentEncoding::Deflate)
+        );
+        assert_eq!(accepted("br, identity"), None);
+        let r = Responder {
+            cors: None,
+            origin: None,
+            compression: Some((ContentEncoding::Gzip, 1024)),
+        };
+        let big = Bytes::from("4hello".repeat(400));
+        let res = r.payload(big.clone(), false, None);
+        assert_eq!(res.headers()[header::CONTENT_ENCODING], "gzip");
+        let body = body_bytes(res);
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&body[..]), &mut text)
+            .unwrap();
+        assert_eq!(text.as_bytes(), &big[..]);
+        // Below the threshold: as it is.
+        let res = r.payload(Bytes::from_static(b"4small"), false, None);
+        assert!(res.headers().get(header::CONTENT_ENCODING).is_none());
+        assert_eq!(&body_bytes(res)[..], b"4small");
+    }
+
+    fn body_bytes(res: Response<ResponseBody>) -> Bytes {
+        use http_body_util::BodyExt as _;
+        let body = res.into_body();
+        block_on(body.collect()).unwrap().to_bytes()
+    }
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    #[test]
     fn errors_match_node_bodies() {
         let r = Responder {
             cors: None,
             origin: None,
+            compression: None,
         };
         let res = r.error(EngineError::UnknownSid, None, None);
         assert_eq!(res.status(), StatusCode::BAD_REQUEST);

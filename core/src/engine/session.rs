@@ -6,7 +6,7 @@
 //! drains it. Because there is one queue and one consumer at a time, every
 //! packet to a client leaves in production order, whatever thread produced it.
 
-use super::packet::{CLOSE, Frame, Incoming, PING};
+use super::packet::{CLOSE, Frame, Incoming, PING, PONG};
 use super::{CloseReason, EngineHandler, EngineInner, Message, RequestInfo};
 use crate::sid::Sid;
 use parking_lot::Mutex;
@@ -23,6 +23,25 @@ pub enum TransportKind {
     Polling,
     /// WebSocket.
     WebSocket,
+}
+
+impl TransportKind {
+    /// Its name in the protocol: `polling` or `websocket`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransportKind::Polling => "polling",
+            TransportKind::WebSocket => "websocket",
+        }
+    }
+}
+
+/// The Engine.IO protocol revision a session speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    /// v3, of Socket.IO v2 clients (with `allow_eio3`).
+    V3,
+    /// v4.
+    V4,
 }
 
 /// Progress of an upgrade from polling to WebSocket.
@@ -96,6 +115,7 @@ struct State {
 pub struct Session<H: EngineHandler> {
     sid: Sid,
     info: Arc<RequestInfo>,
+    protocol: Protocol,
     /// The handler's per-session state (for Socket.IO, the client's sockets).
     pub data: H::Data,
     state: Mutex<State>,
@@ -103,6 +123,9 @@ pub struct Session<H: EngineHandler> {
     heartbeat: AtomicU32,
     /// When the client last sent anything, in ms since `engine.epoch`.
     last_packet_ms: AtomicU64,
+    /// When a v3 client last pinged (or the session opened), in ms since
+    /// `engine.epoch`.
+    last_ping_ms: AtomicU64,
     /// When the pong for the last ping is due, in ms since `engine.epoch`
     /// (0: no ping waits for its pong).
     pong_deadline_ms: AtomicU64,
@@ -116,9 +139,14 @@ impl<H: EngineHandler> Session<H> {
         transport: TransportKind,
         engine: Arc<EngineInner<H>>,
     ) -> Self {
+        let protocol = match info.query_param("EIO") {
+            Some("3") => Protocol::V3,
+            _ => Protocol::V4,
+        };
         Session {
             sid,
             info,
+            protocol,
             data: H::Data::default(),
             state: Mutex::new(State {
                 frames: VecDeque::new(),
@@ -138,6 +166,7 @@ impl<H: EngineHandler> Session<H> {
             }),
             heartbeat: AtomicU32::new(0),
             last_packet_ms: AtomicU64::new(0),
+            last_ping_ms: AtomicU64::new(engine.millis()),
             pong_deadline_ms: AtomicU64::new(0),
             engine,
         }
@@ -151,6 +180,17 @@ impl<H: EngineHandler> Session<H> {
     /// The request that opened the session.
     pub fn request(&self) -> &Arc<RequestInfo> {
         &self.info
+    }
+
+    /// The protocol revision the client speaks.
+    pub fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+
+    /// Whether a v3 client takes binary on the transport it opened the
+    /// session with.
+    pub(crate) fn takes_binary(&self) -> bool {
+        super::v3::takes_binary(&self.info.query)
     }
 
     /// The current transport.
@@ -169,6 +209,18 @@ impl<H: EngineHandler> Session<H> {
     /// unsent data; a client past its budget (`max_client_buffer_bytes`,
     /// `max_buffered_packets`) is disconnected.
     pub fn push(self: &Arc<Self>, frames: &[Frame], volatile: bool) -> Push {
+        self.push_since(frames, volatile, None)
+    }
+
+    /// [`Session::push`] for frames whose wait began `since` (a broadcast's
+    /// emit on this node, or its arrival from the broker), which the wait
+    /// metric then counts from.
+    pub fn push_since(
+        self: &Arc<Self>,
+        frames: &[Frame],
+        volatile: bool,
+        since: Option<std::time::Instant>,
+    ) -> Push {
         let config = &self.engine.config;
         let waker = {
             let mut state = self.state.lock();
@@ -203,15 +255,21 @@ impl<H: EngineHandler> Session<H> {
                 tokio::spawn(async move { session.close(CloseReason::OutgoingBufferFull) });
                 return Push::Overflow;
             }
-            if state.frames.is_empty() {
-                state.oldest = Some(std::time::Instant::now());
+            match (state.oldest, since) {
+                (Some(oldest), Some(since)) if since < oldest => state.oldest = Some(since),
+                (None, _) => {
+                    state.oldest = Some(since.unwrap_or_else(std::time::Instant::now));
+                }
+                _ => {}
             }
             state.frames.extend(frames.iter().cloned());
             state.queued_bytes += cost;
-            let hot = &*crate::metrics::HOT;
-            hot.packets_sent.increment(1);
-            hot.bytes_sent
-                .increment(frames.iter().map(|f| f.len() as u64).sum());
+            let traffic = &self.engine.traffic;
+            traffic.packets_sent.fetch_add(1, Ordering::Relaxed);
+            traffic.bytes_sent.fetch_add(
+                frames.iter().map(|f| f.len() as u64).sum(),
+                Ordering::Relaxed,
+            );
             state.consumer_waker()
         };
         if let Some(w) = waker {
@@ -260,8 +318,14 @@ impl<H: EngineHandler> Session<H> {
         self.touch();
         match packet {
             Incoming::Message(message) => self.deliver(message),
+            Incoming::Pong if self.protocol == Protocol::V3 => {
+                // Protocol v3 pongs go from server to client only.
+                tracing::debug!(sid = %self.sid, "client sent a pong: invalid heartbeat direction");
+                self.close(CloseReason::TransportError);
+            }
             Incoming::Pong => self.on_pong(),
             Incoming::Close => self.close(CloseReason::TransportClose),
+            Incoming::Ping { .. } if self.protocol == Protocol::V3 => self.on_client_ping(),
             Incoming::Ping { .. } => {
                 // Protocol v4 pings go from server to client only.
                 tracing::debug!(sid = %self.sid, "client sent a ping: invalid heartbeat direction");
@@ -275,12 +339,15 @@ impl<H: EngineHandler> Session<H> {
         if self.is_closed() {
             return;
         }
-        let hot = &*crate::metrics::HOT;
-        hot.packets_received.increment(1);
-        hot.bytes_received.increment(match &message {
-            Message::Text(t) => t.len() as u64,
-            Message::Binary(b) => b.len() as u64,
-        });
+        let traffic = &self.engine.traffic;
+        traffic.packets_received.fetch_add(1, Ordering::Relaxed);
+        traffic.bytes_received.fetch_add(
+            match &message {
+                Message::Text(t) => t.len() as u64,
+                Message::Binary(b) => b.len() as u64,
+            },
+            Ordering::Relaxed,
+        );
         self.engine.handler.on_message(self, message);
     }
 
@@ -296,10 +363,14 @@ impl<H: EngineHandler> Session<H> {
     }
 
     /// The ping interval for generation `generation` has passed (it was due
-    /// at `due`): ping. The pong is due the ping timeout after `due`.
+    /// at `due`): ping. The pong is due the ping timeout after `due`. A v3
+    /// client pings itself: the ping timeout checks that it did.
     pub(crate) fn send_ping(self: &Arc<Self>, generation: u32, due: Instant) -> bool {
         if generation != self.heartbeat_generation() {
             return false;
+        }
+        if self.protocol == Protocol::V3 {
+            return !self.is_closed();
         }
         {
             let mut state = self.state.lock();
@@ -316,6 +387,18 @@ impl<H: EngineHandler> Session<H> {
     /// The ping timeout for `generation` has passed. Returns whether to
     /// wait again (the client sent other packets recently).
     pub(crate) fn ping_timed_out(self: &Arc<Self>, generation: u32) -> bool {
+        if self.protocol == Protocol::V3 {
+            // One check per ping timeout, however often the client pings.
+            if self.is_closed() {
+                return false;
+            }
+            if !self.pong_overdue(self.engine.millis()) {
+                return true;
+            }
+            tracing::debug!(sid = %self.sid, "ping timeout");
+            self.close(CloseReason::PingTimeout);
+            return false;
+        }
         if generation != self.heartbeat_generation() || !self.state.lock().awaiting_pong {
             return false;
         }
@@ -342,6 +425,16 @@ impl<H: EngineHandler> Session<H> {
     /// without one, and the client has been quiet for the ping timeout (a
     /// client still sending data is alive even if its pong is late).
     fn pong_overdue(&self, now_ms: u64) -> bool {
+        if self.protocol == Protocol::V3 {
+            // A v3 client pings within an interval and a timeout.
+            let config = &self.engine.config;
+            let allowed = (config.ping_interval + config.ping_timeout).as_millis() as u64;
+            return now_ms
+                >= self
+                    .last_ping_ms
+                    .load(Ordering::Relaxed)
+                    .saturating_add(allowed);
+        }
         let deadline = self.pong_deadline();
         if deadline == 0 || now_ms < deadline {
             return false;
@@ -360,6 +453,15 @@ impl<H: EngineHandler> Session<H> {
             return true;
         }
         false
+    }
+
+    /// A v3 client's ping: answered with a pong; the next is due an
+    /// interval plus the timeout from now. No timer is armed per ping (a
+    /// client pinging in a loop costs one pong each, in its own budget).
+    fn on_client_ping(self: &Arc<Self>) {
+        self.last_ping_ms
+            .store(self.engine.millis(), Ordering::Relaxed);
+        self.push(&[PONG], false);
     }
 
     fn on_pong(self: &Arc<Self>) {

@@ -1,9 +1,10 @@
 //! WebSocket handshakes: a new session over WebSocket, or a polling
 //! session probing an upgrade.
 
-use super::request::Responder;
+use super::request::{Responder, parse_query};
 use super::session::{Session, TransportKind};
-use super::ws::{self, Mode};
+use super::v3;
+use super::ws::{self, Link, Mode, deflate};
 use super::{Engine, EngineHandler, RequestInfo, ResponseBody};
 use crate::listen::ConnectionSlot;
 use bytes::Bytes;
@@ -27,6 +28,7 @@ pub(super) fn handshake<H: EngineHandler, B>(
     let on_upgrade = hyper::upgrade::on(&mut req);
     // The connection stays counted while the WebSocket lives.
     let slot = req.extensions_mut().remove::<ConnectionSlot>();
+    let (deflate, extensions) = negotiate(engine, req.headers());
     let (parts, _) = req.into_parts();
     let info = RequestInfo::from_parts(&parts, query);
     let sid = engine.new_sid();
@@ -42,12 +44,30 @@ pub(super) fn handshake<H: EngineHandler, B>(
             Ok(upgraded) => {
                 let session = engine.open(sid, info, TransportKind::WebSocket);
                 let timeout = engine.config().upgrade_timeout;
-                ws::run(TokioIo::new(upgraded), session, Mode::Open, timeout).await;
+                let link = Link {
+                    takes_binary: session.takes_binary(),
+                    deflate,
+                };
+                ws::run(TokioIo::new(upgraded), session, Mode::Open, timeout, link).await;
             }
             Err(e) => tracing::debug!(error = %e, "websocket handshake not completed"),
         }
     });
-    switching_protocols(&accept, cookie)
+    switching_protocols(&accept, cookie, extensions)
+}
+
+/// permessage-deflate, when the server has it on and the client offers it:
+/// what was agreed, and the `Sec-WebSocket-Extensions` answer.
+fn negotiate<H: EngineHandler>(
+    engine: &Engine<H>,
+    headers: &http::HeaderMap,
+) -> (Option<deflate::Agreed>, Option<String>) {
+    engine
+        .config()
+        .per_message_deflate
+        .as_ref()
+        .and_then(|config| deflate::negotiate(headers, config))
+        .unzip()
 }
 
 /// Accepts a WebSocket for an existing polling session: the upgrade probe.
@@ -64,6 +84,11 @@ pub(super) fn probe<H: EngineHandler, B>(
     let on_upgrade = hyper::upgrade::on(&mut req);
     let slot = req.extensions_mut().remove::<ConnectionSlot>();
     let can_upgrade = engine.config().allow_upgrades && session.begin_upgrade();
+    let (deflate, extensions) = negotiate(engine, req.headers());
+    let link = Link {
+        takes_binary: v3::takes_binary(&parse_query(req.uri().query())),
+        deflate,
+    };
     let timeout = engine.config().upgrade_timeout;
     tokio::spawn(async move {
         let _slot = slot;
@@ -79,7 +104,7 @@ pub(super) fn probe<H: EngineHandler, B>(
         };
         let mut io = TokioIo::new(upgraded);
         if can_upgrade {
-            ws::run(io, session, Mode::Probe, timeout).await;
+            ws::run(io, session, Mode::Probe, timeout, link).await;
         } else {
             // Already upgraded or upgrading: Node accepts, then closes.
             tracing::debug!(sid = %session.sid(), "second upgrade attempt refused");
@@ -89,10 +114,14 @@ pub(super) fn probe<H: EngineHandler, B>(
             let _ = io.shutdown().await;
         }
     });
-    switching_protocols(&accept, None)
+    switching_protocols(&accept, None, extensions)
 }
 
-fn switching_protocols(accept: &str, cookie: Option<String>) -> Response<ResponseBody> {
+fn switching_protocols(
+    accept: &str,
+    cookie: Option<String>,
+    extensions: Option<String>,
+) -> Response<ResponseBody> {
     let mut builder = Response::builder()
         .status(StatusCode::SWITCHING_PROTOCOLS)
         .header(header::UPGRADE, "websocket")
@@ -100,6 +129,9 @@ fn switching_protocols(accept: &str, cookie: Option<String>) -> Response<Respons
         .header(header::SEC_WEBSOCKET_ACCEPT, accept);
     if let Some(cookie) = cookie {
         builder = builder.header(header::SET_COOKIE, cookie);
+    }
+    if let Some(extensions) = extensions {
+        builder = builder.header(header::SEC_WEBSOCKET_EXTENSIONS, extensions);
     }
     builder.body(Full::new(Bytes::new())).unwrap_or_else(|_| {
         let mut r = Response::new(Full::new(Bytes::new()));

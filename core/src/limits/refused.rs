@@ -42,9 +42,13 @@ pub enum Refused {
     RequestTimeout,
     /// A recovery would have replayed more than the client's budget.
     RecoveryReplay,
+    /// An Admin UI login failed, or came faster than the login rate.
+    AdminLogin,
+    /// Admin UI events past the rate the UI is sent (not forwarded).
+    AdminEvents,
 }
 
-const ALL: [Refused; 17] = [
+const ALL: [Refused; 19] = [
     Refused::ClientBuffer,
     Refused::PacketElements,
     Refused::Malformed,
@@ -62,6 +66,8 @@ const ALL: [Refused; 17] = [
     Refused::HeaderBytes,
     Refused::RequestTimeout,
     Refused::RecoveryReplay,
+    Refused::AdminLogin,
+    Refused::AdminEvents,
 ];
 
 /// At most one `warn` line per reason this often.
@@ -150,6 +156,8 @@ impl Refused {
             Refused::HeaderBytes => "header_bytes",
             Refused::RequestTimeout => "request_timeout",
             Refused::RecoveryReplay => "recovery_replay",
+            Refused::AdminLogin => "admin_login",
+            Refused::AdminEvents => "admin_events",
         }
     }
 

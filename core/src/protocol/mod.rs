@@ -176,6 +176,14 @@ pub enum Encoded {
 }
 
 impl Encoded {
+    /// The same frames, never to be compressed (`compress(false)`).
+    pub fn plain(self) -> Encoded {
+        match self {
+            Encoded::One(f) => Encoded::One(f.plain()),
+            Encoded::Many(v) => Encoded::Many(v.into_iter().map(Frame::plain).collect()),
+        }
+    }
+
     /// The frames in order.
     pub fn frames(&self) -> &[Frame] {
         match self {

@@ -5,9 +5,9 @@ use super::*;
 use crate::object;
 
 fn text(frame: &Frame) -> &str {
-    match frame {
-        Frame::Text(b) => std::str::from_utf8(b).unwrap(),
-        Frame::Binary(_) => panic!("binary frame"),
+    match frame.view() {
+        crate::engine::FrameView::Text(b) => std::str::from_utf8(b).unwrap(),
+        crate::engine::FrameView::Binary(_) => panic!("binary frame"),
     }
 }
 

@@ -40,6 +40,7 @@ pub struct SocketEmitter<'a> {
     socket: &'a Socket,
     volatile: bool,
     timeout: Option<Duration>,
+    compress: bool,
 }
 
 impl<'a> SocketEmitter<'a> {
@@ -48,6 +49,7 @@ impl<'a> SocketEmitter<'a> {
             socket,
             volatile: false,
             timeout: None,
+            compress: true,
         }
     }
 
@@ -63,9 +65,11 @@ impl<'a> SocketEmitter<'a> {
         self
     }
 
-    /// Compression hint. permessage-deflate is not negotiated, so this has
-    /// no effect; it exists so code ported from Node.js compiles unchanged.
-    pub fn compress(self, _compress: bool) -> Self {
+    /// With `false`, the packet goes uncompressed even where
+    /// permessage-deflate was agreed (as Node's `socket.compress(false)`).
+    /// Default true: compressed from the threshold up.
+    pub fn compress(mut self, compress: bool) -> Self {
+        self.compress = compress;
         self
     }
 
@@ -90,6 +94,7 @@ impl<'a> SocketEmitter<'a> {
                 rooms: vec![Room::new(self.socket.id().as_str())],
                 flags: BroadcastFlags {
                     local: true,
+                    compress: Some(self.compress),
                     ..BroadcastFlags::default()
                 },
                 ..BroadcastOptions::default()
@@ -99,7 +104,8 @@ impl<'a> SocketEmitter<'a> {
             return Ok(());
         }
         let packet = Packet::event(ns.name().clone(), event, args);
-        self.socket.push_packet(&packet, self.volatile)
+        self.socket
+            .push_packet(&packet, self.volatile, self.compress)
     }
 
     /// Emits an event with one argument and waits for the answer.
@@ -123,7 +129,10 @@ impl<'a> SocketEmitter<'a> {
         }
         let (tx, rx) = oneshot::channel();
         self.socket.register_ack(id, AckSink::Single(tx));
-        if let Err(e) = self.socket.push_packet(&packet, self.volatile) {
+        if let Err(e) = self
+            .socket
+            .push_packet(&packet, self.volatile, self.compress)
+        {
             self.socket.0.acks.lock().remove(&id);
             return AckFuture::failed(e.into());
         }

@@ -23,12 +23,25 @@ struct Held {
     offset: Option<SmolStr>,
 }
 
-/// The kept-back deliveries of one socket, while it is being recovered.
+/// What a held socket keeps until its release.
+#[derive(Default)]
+struct Holding {
+    /// What goes out first: the CONNECT reply and the replay (once known).
+    first: Vec<Encoded>,
+    /// The replay's offsets.
+    replayed: HashSet<SmolStr>,
+    /// Deliveries kept back, and their bytes.
+    held: Vec<Held>,
+    bytes: usize,
+}
+
+/// The kept-back deliveries of one socket, while it connects (and is
+/// recovered).
 #[derive(Default)]
 pub(crate) struct Hold {
     /// Fast path: deliveries go straight to the connection unless set.
     active: AtomicBool,
-    held: Mutex<Option<(Vec<Held>, usize)>>,
+    held: Mutex<Option<Box<Holding>>>,
     /// After the release, for a moment: the replay's offsets. A live copy
     /// of a replayed packet may still be on its way from the broker (it was
     /// published just before the replay was read); it is dropped.
@@ -40,6 +53,14 @@ pub(crate) struct Hold {
 const REPLAY_ECHO: Duration = Duration::from_secs(10);
 
 /// The offset of a recoverable packet: its last argument.
+/// Whether `packet` carries an offset (what [`offset_of`] would find).
+pub(crate) fn has_offset(packet: &Packet) -> bool {
+    matches!(
+        &packet.kind,
+        PacketKind::Event { args, ack: None, .. } if matches!(args.last(), Some(Value::String(_)))
+    )
+}
+
 pub(crate) fn offset_of(packet: &Packet) -> Option<SmolStr> {
     match &packet.kind {
         PacketKind::Event {
@@ -69,10 +90,20 @@ pub(crate) enum Kept {
 }
 
 impl Hold {
-    /// Starts keeping deliveries back.
+    /// Starts keeping deliveries back (what is kept already stays).
     pub fn begin(&self) {
-        *self.held.lock() = Some((Vec::new(), 0));
+        self.held.lock().get_or_insert_with(Box::default);
         self.active.store(true, Ordering::Release);
+    }
+
+    /// Sets what the release sends before what was kept back: `first` (the
+    /// CONNECT reply and the replay), and the replay's offsets (`replayed`),
+    /// whose live copies are dropped.
+    pub fn prepare(&self, first: Vec<Encoded>, replayed: HashSet<SmolStr>) {
+        if let Some(holding) = self.held.lock().as_mut() {
+            holding.first = first;
+            holding.replayed = replayed;
+        }
     }
 
     /// Keeps a delivery back if holding (up to `max_bytes` in all).
@@ -87,15 +118,15 @@ impl Hold {
             return self.after_release(packet);
         }
         let mut held = self.held.lock();
-        let Some((list, total)) = held.as_mut() else {
+        let Some(holding) = held.as_mut() else {
             drop(held);
             return self.after_release(packet);
         };
-        *total = total.saturating_add(bytes(encoded));
-        if *total > max_bytes && !list.is_empty() {
+        holding.bytes = holding.bytes.saturating_add(bytes(encoded));
+        if holding.bytes > max_bytes && !holding.held.is_empty() {
             return Kept::Overflow;
         }
-        list.push(Held {
+        holding.held.push(Held {
             encoded: encoded.clone(),
             volatile,
             offset: offset_of(packet),
@@ -122,28 +153,30 @@ impl Hold {
         }
     }
 
-    /// Ends the hold: `deliver` gets, in order, `first` (the CONNECT reply
-    /// and the replay), then what was kept back and is not among
-    /// `replayed` (offsets). Nothing delivered meanwhile can come between.
-    pub fn release(
-        &self,
-        first: Vec<Encoded>,
-        replayed: &HashSet<SmolStr>,
-        mut deliver: impl FnMut(&Encoded, bool),
-    ) {
+    /// Ends the hold (once; later calls do nothing): `deliver` gets, in
+    /// order, what [`Hold::prepare`] set first, then what was kept back and
+    /// is not in the replay. Nothing delivered meanwhile can come between.
+    pub fn release(&self, mut deliver: impl FnMut(&Encoded, bool)) {
         let mut held = self.held.lock();
+        let Some(holding) = held.take() else {
+            return;
+        };
+        let Holding {
+            first,
+            replayed,
+            held: kept,
+            ..
+        } = *holding;
         for encoded in &first {
             deliver(encoded, false);
         }
-        if let Some((list, _)) = held.take() {
-            for h in list {
-                if h.offset.as_ref().is_none_or(|o| !replayed.contains(o)) {
-                    deliver(&h.encoded, h.volatile);
-                }
+        for h in kept {
+            if h.offset.as_ref().is_none_or(|o| !replayed.contains(o)) {
+                deliver(&h.encoded, h.volatile);
             }
         }
         if !replayed.is_empty() {
-            *self.replayed.lock() = Some((Instant::now(), replayed.clone()));
+            *self.replayed.lock() = Some((Instant::now(), replayed));
             self.recently_replayed.store(true, Ordering::Release);
         }
         self.active.store(false, Ordering::Release);
@@ -187,8 +220,9 @@ mod tests {
             .map(|t| Encoded::One(Frame::Text(Bytes::from(t))))
             .collect();
         let replayed: HashSet<SmolStr> = ["o1".into(), "o2".into()].into_iter().collect();
+        hold.prepare(replay, replayed);
         let mut out = Vec::new();
-        hold.release(replay, &replayed, |e, _| {
+        hold.release(|e, _| {
             if let Frame::Text(b) = &e.frames()[0] {
                 out.push(String::from_utf8_lossy(b).into_owned());
             }

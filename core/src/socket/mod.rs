@@ -44,6 +44,10 @@ pub(crate) struct SocketInner {
     pid: Option<Sid>,
     /// Whether this socket is a recovered session.
     recovered: bool,
+    /// Whether an offset reached the client (a recoverable broadcast, or
+    /// its recovery): only then can it ask for its session back, so only
+    /// then is the session kept when it disconnects.
+    offered: std::sync::atomic::AtomicBool,
     ns: Namespace,
     session: Arc<ClientSession>,
     auth: Value,
@@ -78,6 +82,14 @@ const ACK_PRUNE_THRESHOLD: usize = 32;
 
 impl Socket {
     pub(crate) fn new(ns: Namespace, session: Arc<ClientSession>, auth: Value) -> Socket {
+        if session.protocol() == crate::engine::Protocol::V3 {
+            // A Socket.IO v2 client names its sockets after its session.
+            let id = match ns.name().as_str() {
+                "/" => session.sid().clone(),
+                name => Sid::from(format!("{name}#{}", session.sid().as_str())),
+            };
+            return Self::build(ns, session, auth, id, None, Value::Null, false);
+        }
         let pid = ns.recovery().map(|_| ns.adapter().new_pid());
         Self::build(ns, session, auth, Sid::random(), pid, Value::Null, false)
     }
@@ -117,6 +129,7 @@ impl Socket {
             id,
             pid,
             recovered,
+            offered: std::sync::atomic::AtomicBool::new(recovered),
             ns,
             session,
             auth,
@@ -135,6 +148,11 @@ impl Socket {
     /// session id).
     pub fn id(&self) -> &Sid {
         &self.0.id
+    }
+
+    /// Acknowledgements this socket still awaits from its client.
+    pub(crate) fn pending_acks(&self) -> usize {
+        self.0.acks.lock().len()
     }
 
     /// The namespace.
@@ -185,6 +203,17 @@ impl Socket {
     /// The transport the connection currently uses.
     pub fn transport(&self) -> TransportKind {
         self.0.session.transport()
+    }
+
+    /// A public id of the connection, shared by its sockets in every
+    /// namespace (the Engine.IO session id is a secret: this is a hash of
+    /// it, 12 hex digits).
+    pub fn client_id(&self) -> SmolStr {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        self.0.session.sid().as_str().hash(&mut hasher);
+        let hash = hasher.finish();
+        SmolStr::new(format!("{:012x}", hash >> 16))
     }
 
     // ---- handlers ----------------------------------------------------------
@@ -404,7 +433,9 @@ impl Socket {
                 ns: self.0.ns.name().clone(),
                 kind: PacketKind::Disconnect,
             };
-            if let Some(encoded) = self.0.ns.encode(&packet) {
+            if let Some(encoded) = self.0.ns.encode(&packet)
+                && let hold::Kept::Deliver = self.keep(&encoded, false, &packet)
+            {
                 self.push(&encoded, false);
             }
             self.close(DisconnectReason::ServerNamespaceDisconnect);
@@ -419,6 +450,8 @@ impl Socket {
             rooms: self.rooms(),
             data: self.data_value(),
             user: self.user(),
+            transport: Some(SmolStr::new_static(self.transport().as_str())),
+            client_id: Some(self.client_id()),
         }
     }
 
@@ -431,42 +464,85 @@ impl Socket {
 
     /// Delivers a broadcast packet: queued, or kept back while the socket
     /// is being recovered (see `hold`). `false` if it was not delivered.
-    pub(crate) fn deliver(&self, encoded: &Encoded, volatile: bool, packet: &Packet) -> bool {
-        let budget = self.0.session.engine.config.max_client_buffer_bytes;
-        match self.0.hold.keep(encoded, volatile, packet, budget) {
-            hold::Kept::Deliver => self.push(encoded, volatile),
-            hold::Kept::Held | hold::Kept::Duplicate => true,
-            hold::Kept::Overflow => {
-                crate::refused!(Refused::ClientBuffer, sid = %self.0.id, "too much arrived while recovering: disconnecting");
-                let session = self.0.session.clone();
-                tokio::spawn(async move {
-                    session.close(crate::engine::CloseReason::OutgoingBufferFull)
-                });
-                false
+    /// `since`: when the broadcast was emitted on this node (or arrived).
+    pub(crate) fn deliver(
+        &self,
+        encoded: &Encoded,
+        volatile: bool,
+        packet: &Packet,
+        since: std::time::Instant,
+    ) -> bool {
+        if let Some(observer) = self.0.ns.observer() {
+            observer.event_sent(self, packet);
+        }
+        if !self.0.offered.load(Ordering::Relaxed) && hold::has_offset(packet) {
+            self.0.offered.store(true, Ordering::Relaxed);
+        }
+        match self.keep(encoded, volatile, packet) {
+            hold::Kept::Deliver => {
+                self.0
+                    .session
+                    .push_since(encoded.frames(), volatile, Some(since))
+                    == Push::Queued
             }
+            hold::Kept::Held | hold::Kept::Duplicate => true,
+            hold::Kept::Overflow => false,
         }
     }
 
-    /// Keeps live deliveries back until [`Socket::release`] (recovery).
+    /// Keeps a delivery back while the socket is held (connecting, or being
+    /// recovered); past the client's budget the client is disconnected.
+    fn keep(&self, encoded: &Encoded, volatile: bool, packet: &Packet) -> hold::Kept {
+        let budget = self.0.session.engine.config.max_client_buffer_bytes;
+        let kept = self.0.hold.keep(encoded, volatile, packet, budget);
+        if let hold::Kept::Overflow = kept {
+            crate::refused!(Refused::ClientBuffer, sid = %self.0.id, "too much arrived while connecting: disconnecting");
+            let session = self.0.session.clone();
+            tokio::spawn(
+                async move { session.close(crate::engine::CloseReason::OutgoingBufferFull) },
+            );
+        }
+        kept
+    }
+
+    /// Keeps deliveries back until [`Socket::release`] (while connecting:
+    /// nothing may precede the CONNECT reply, nor, when recovering, the
+    /// replay).
     pub(crate) fn hold(&self) {
         self.0.hold.begin();
     }
 
     /// Sends `first` (the CONNECT reply, then the replay), then what was
     /// kept back and is not in the replay (by offset), and ends the hold.
-    pub(crate) fn release(
-        &self,
-        first: Vec<Encoded>,
-        replayed: &std::collections::HashSet<SmolStr>,
-    ) {
-        self.0.hold.release(first, replayed, |encoded, volatile| {
+    pub(crate) fn release(&self) {
+        self.0.hold.release(|encoded, volatile| {
             self.push(encoded, volatile);
         });
     }
 
-    pub(crate) fn push_packet(&self, packet: &Packet, volatile: bool) -> Result<(), EmitError> {
+    /// What [`Socket::release`] sends before what was kept back: the
+    /// CONNECT reply and the replay, with the replay's offsets.
+    pub(crate) fn prepare_release(
+        &self,
+        first: Vec<Encoded>,
+        replayed: std::collections::HashSet<SmolStr>,
+    ) {
+        self.0.hold.prepare(first, replayed);
+    }
+
+    pub(crate) fn push_packet(
+        &self,
+        packet: &Packet,
+        volatile: bool,
+        compress: bool,
+    ) -> Result<(), EmitError> {
         if !self.connected() {
             return Err(EmitError::Disconnected);
+        }
+        if let Some(observer) = self.0.ns.observer()
+            && matches!(packet.kind, PacketKind::Event { .. })
+        {
+            observer.event_sent(self, packet);
         }
         let encoded = self
             .0
@@ -474,6 +550,12 @@ impl Socket {
             .parser()
             .encode(packet)
             .map_err(|e| EmitError::Encode(e.to_string()))?;
+        let encoded = if compress { encoded } else { encoded.plain() };
+        match self.keep(&encoded, volatile, packet) {
+            hold::Kept::Deliver => {}
+            hold::Kept::Held | hold::Kept::Duplicate => return Ok(()),
+            hold::Kept::Overflow => return Err(EmitError::BufferFull),
+        }
         match self.0.session.push(encoded.frames(), volatile) {
             Push::Queued | Push::DroppedVolatile => Ok(()),
             Push::Closed => Err(EmitError::Disconnected),
@@ -486,7 +568,7 @@ impl Socket {
             ns: self.0.ns.name().clone(),
             kind: PacketKind::Ack { id, args },
         };
-        self.push_packet(&packet, false)
+        self.push_packet(&packet, false, true)
     }
 
     pub(crate) fn register_ack(&self, id: u64, sink: AckSink) {
@@ -540,6 +622,9 @@ impl Socket {
             self.disconnect(false);
             return;
         }
+        if let Some(observer) = self.0.ns.observer() {
+            observer.event_received(self, &name, &args);
+        }
         let (any, own) = {
             let handlers = self.0.handlers.read();
             (
@@ -590,6 +675,7 @@ impl Socket {
         }
         if let (Some(recovery), Some(pid)) = (self.0.ns.recovery(), &self.0.pid)
             && reason.is_recoverable()
+            && self.0.offered.load(Ordering::Relaxed)
         {
             let session = SessionState {
                 sid: self.0.id.clone(),
@@ -610,6 +696,9 @@ impl Socket {
         self.0.ns.remove_socket(&self.0.id);
         crate::client::forget_socket(&self.0.session, self.0.ns.name());
         self.0.acks.lock().clear();
+        if let Some(observer) = self.0.ns.observer() {
+            observer.socket_disconnected(self, reason);
+        }
         for h in disconnect {
             handler::run(h.call(self.clone(), reason));
         }

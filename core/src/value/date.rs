@@ -16,8 +16,9 @@ pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (yoe + era * 400 + i64::from(month <= 2), month, day)
 }
 
-/// `Date#toISOString` of a time in milliseconds since the epoch.
-pub(crate) fn iso_string(unix_ms: i64) -> String {
+/// `Date#toISOString` of a time in milliseconds since the epoch (what
+/// `JSON.stringify` makes of a `Date`).
+pub fn iso_string(unix_ms: i64) -> String {
     let days = unix_ms.div_euclid(86_400_000);
     let ms_of_day = unix_ms.rem_euclid(86_400_000);
     let (year, month, day) = civil_from_days(days);

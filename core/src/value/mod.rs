@@ -17,6 +17,7 @@ mod ser;
 use bytes::Bytes;
 
 pub(crate) use date::civil_from_days;
+pub use date::iso_string;
 pub use de::from_value;
 pub use map::Map;
 pub use msgpack::DecodeError as MsgpackError;

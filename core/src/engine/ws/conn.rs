@@ -17,8 +17,9 @@
 //! is dropped after the ping timeout.
 
 use super::frame::{self, CLOSE_NORMAL, Decoder, OP_PONG, OP_TEXT, WsError, WsEvent};
-use crate::engine::packet::{Frame, Incoming, Message, PONG_PROBE, parse_text};
-use crate::engine::session::{Session, WsNext};
+use crate::engine::packet::{Frame, FrameView, Incoming, Message, PONG_PROBE, parse_text};
+use crate::engine::session::{Protocol, Session, WsNext};
+use crate::engine::v3;
 use crate::engine::{CloseReason, EngineHandler};
 use crate::limits::Refused;
 use bytes::{Buf, Bytes, BytesMut};
@@ -31,6 +32,16 @@ use std::task::{Context, Poll, ready};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Sleep;
+
+/// What the handshake settled for the connection.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Link {
+    /// A v3 client that asked for base64 (`b64`) gets binary messages as
+    /// `b4<base64>` text.
+    pub takes_binary: bool,
+    /// permessage-deflate, when agreed.
+    pub deflate: Option<super::deflate::Agreed>,
+}
 
 /// How the connection starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,6 +68,7 @@ pub(crate) async fn run<H, IO>(
     session: Arc<Session<H>>,
     mode: Mode,
     upgrade_timeout: Duration,
+    link: Link,
 ) where
     H: EngineHandler,
     IO: AsyncRead + AsyncWrite + Unpin,
@@ -66,7 +78,11 @@ pub(crate) async fn run<H, IO>(
         io,
         session,
         mode,
-        decoder: Decoder::new(max_message),
+        link,
+        decoder: match link.deflate {
+            Some(_) => Decoder::with_deflate(max_message),
+            None => Decoder::new(max_message),
+        },
         pending: BytesMut::new(),
         wbuf: BytesMut::new(),
         batch: VecDeque::new(),
@@ -94,6 +110,7 @@ struct Conn<H: EngineHandler, IO> {
     io: IO,
     session: Arc<Session<H>>,
     mode: Mode,
+    link: Link,
     decoder: Decoder,
     /// Bytes of a frame not yet complete.
     pending: BytesMut,
@@ -266,10 +283,38 @@ impl<H: EngineHandler, IO: AsyncRead + AsyncWrite + Unpin> Conn<H, IO> {
         match self.mode {
             Mode::Open => match self.session.poll_ws(cx, &mut self.batch, written) {
                 Poll::Ready(WsNext::Frames) => {
+                    let v3 = self.session.protocol() == Protocol::V3;
+                    let deflate = self.link.deflate;
                     for f in self.batch.drain(..) {
-                        match &f {
-                            Frame::Text(b) => frame::encode(&mut self.wbuf, OP_TEXT, b),
-                            Frame::Binary(b) => frame::encode(&mut self.wbuf, frame::OP_BINARY, b),
+                        let compressed = |b: &Bytes| {
+                            deflate
+                                .filter(|_| f.compressible())
+                                .and_then(|d| super::deflate::compress(b, &d))
+                        };
+                        match f.view() {
+                            FrameView::Text(b) => match compressed(b) {
+                                Some(z) => frame::encode_compressed(&mut self.wbuf, OP_TEXT, &z),
+                                None => frame::encode(&mut self.wbuf, OP_TEXT, b),
+                            },
+                            FrameView::Binary(b) if !v3 => match compressed(b) {
+                                Some(z) => {
+                                    frame::encode_compressed(&mut self.wbuf, frame::OP_BINARY, &z);
+                                }
+                                None => frame::encode(&mut self.wbuf, frame::OP_BINARY, b),
+                            },
+                            // A v3 binary message carries its packet type first.
+                            FrameView::Binary(b) if self.link.takes_binary => {
+                                frame::encode_prefixed(
+                                    &mut self.wbuf,
+                                    frame::OP_BINARY,
+                                    &[v3::MESSAGE],
+                                    b,
+                                )
+                            }
+                            FrameView::Binary(b) => {
+                                let text = v3::base64_message(b);
+                                frame::encode(&mut self.wbuf, OP_TEXT, text.as_bytes());
+                            }
                         }
                     }
                     true
@@ -352,7 +397,7 @@ impl<H: EngineHandler, IO: AsyncRead + AsyncWrite + Unpin> Conn<H, IO> {
                     Mode::Probe => self.abandon_probe(),
                 },
                 WsEvent::Text(text) => match self.mode {
-                    Mode::Open => match parse_text(&text) {
+                    Mode::Open => match self.parse_text(&text) {
                         Ok(packet) => self.session.receive(packet),
                         Err(e) => {
                             crate::refused!(Refused::Malformed, sid = %self.session.sid(), error = %e, "invalid packet");
@@ -361,15 +406,30 @@ impl<H: EngineHandler, IO: AsyncRead + AsyncWrite + Unpin> Conn<H, IO> {
                     },
                     Mode::Probe => self.probe_packet(parse_text(&text).ok()),
                 },
-                WsEvent::Binary(data) => match self.mode {
-                    Mode::Open => self
+                WsEvent::Binary(data) => match (self.mode, self.session.protocol()) {
+                    (Mode::Open, Protocol::V4) => self
                         .session
                         .receive(Incoming::Message(Message::Binary(data))),
-                    Mode::Probe => self.abandon_probe(),
+                    (Mode::Open, Protocol::V3) => match v3::decode_binary_packet(data) {
+                        Ok(packet) => self.session.receive(packet),
+                        Err(e) => {
+                            crate::refused!(Refused::Malformed, sid = %self.session.sid(), error = %e, "invalid packet");
+                            self.session.close(CloseReason::ParseError);
+                        }
+                    },
+                    (Mode::Probe, _) => self.abandon_probe(),
                 },
             }
         }
         self.events = events;
+    }
+
+    /// A text frame's packet (v3 carries binary messages as `b4<base64>`).
+    fn parse_text(&self, text: &str) -> Result<Incoming, String> {
+        match self.session.protocol() {
+            Protocol::V4 => parse_text(text).map_err(|e| e.to_string()),
+            Protocol::V3 => v3::decode_text_packet(text).map_err(|e| e.to_string()),
+        }
     }
 
     fn probe_packet(&mut self, packet: Option<Incoming>) {
@@ -383,6 +443,7 @@ impl<H: EngineHandler, IO: AsyncRead + AsyncWrite + Unpin> Conn<H, IO> {
             Some(Incoming::Upgrade) => {
                 if self.session.complete_upgrade() {
                     tracing::debug!(sid = %self.session.sid(), "upgraded to websocket");
+                    self.session.engine.handler.on_upgrade(&self.session);
                     self.mode = Mode::Open;
                     self.upgrade_deadline = None;
                     self.session.touch();

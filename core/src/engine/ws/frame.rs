@@ -1,6 +1,7 @@
 //! RFC 6455 framing, server side: parses masked client frames (with
 //! fragmentation and interleaved control frames) and writes unmasked frames.
-//! No extensions are negotiated, so the RSV bits must be zero.
+//! The one extension is permessage-deflate: with it, RSV1 on a message's
+//! first frame marks it compressed; every other RSV bit must be zero.
 
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -51,15 +52,33 @@ impl WsError {
 /// Parses client frames, keeping the state of a fragmented message.
 pub(crate) struct Decoder {
     max_message: usize,
-    fragments: Option<(u8, Vec<u8>)>,
+    /// permessage-deflate was agreed: compressed messages are inflated.
+    deflate: bool,
+    /// The first opcode, whether compressed, and the data so far.
+    fragments: Option<(u8, bool, Vec<u8>)>,
 }
 
 impl Decoder {
     pub fn new(max_message: usize) -> Self {
         Decoder {
             max_message,
+            deflate: false,
             fragments: None,
         }
+    }
+
+    /// A decoder for a connection that agreed on permessage-deflate.
+    pub fn with_deflate(max_message: usize) -> Self {
+        Decoder {
+            deflate: true,
+            ..Decoder::new(max_message)
+        }
+    }
+
+    /// Bytes of a fragmented message held so far.
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn buffered(&self) -> usize {
+        self.fragments.as_ref().map_or(0, |(_, _, data)| data.len())
     }
 
     /// Parses one frame from the start of `input`. Returns the event it
@@ -71,8 +90,14 @@ impl Decoder {
         };
         let fin = b0 & 0x80 != 0;
         let opcode = b0 & 0x0f;
-        if b0 & 0x70 != 0 {
+        let compressed = b0 & 0x40 != 0;
+        if b0 & 0x30 != 0 || (compressed && !self.deflate) {
             return Err(WsError::Protocol("reserved bits set without an extension"));
+        }
+        if compressed && !matches!(opcode, OP_TEXT | OP_BINARY) {
+            return Err(WsError::Protocol(
+                "RSV1 set on a frame that does not start a message",
+            ));
         }
         if b1 & 0x80 == 0 {
             return Err(WsError::Protocol("client frames must be masked"));
@@ -105,7 +130,7 @@ impl Decoder {
         let buffered = self
             .fragments
             .as_ref()
-            .map_or(0, |(_, data)| data.len() as u64);
+            .map_or(0, |(_, _, data)| data.len() as u64);
         if !is_control && len + buffered > self.max_message as u64 {
             return Err(WsError::TooBig(self.max_message));
         }
@@ -127,23 +152,23 @@ impl Decoder {
                 }
                 let data = unmask(payload, mask, Vec::with_capacity(len));
                 if fin {
-                    Some(message(opcode, data)?)
+                    Some(self.finish_message(opcode, compressed, data)?)
                 } else {
-                    self.fragments = Some((opcode, data));
+                    self.fragments = Some((opcode, compressed, data));
                     None
                 }
             }
             OP_CONTINUATION => {
-                let Some((first, data)) = self.fragments.as_mut() else {
+                let Some((first, compressed, data)) = self.fragments.as_mut() else {
                     return Err(WsError::Protocol("continuation without a message"));
                 };
-                let first = *first;
+                let (first, compressed) = (*first, *compressed);
                 let data = unmask(payload, mask, std::mem::take(data));
                 if fin {
                     self.fragments = None;
-                    Some(message(first, data)?)
+                    Some(self.finish_message(first, compressed, data)?)
                 } else {
-                    self.fragments = Some((first, data));
+                    self.fragments = Some((first, compressed, data));
                     None
                 }
             }
@@ -160,6 +185,29 @@ impl Decoder {
             _ => return Err(WsError::Protocol("unknown opcode")),
         };
         Ok(Some((event, consumed)))
+    }
+}
+
+impl Decoder {
+    /// A whole message: inflated if compressed (at most the message limit),
+    /// then text checked to be UTF-8.
+    fn finish_message(
+        &self,
+        opcode: u8,
+        compressed: bool,
+        data: Vec<u8>,
+    ) -> Result<WsEvent, WsError> {
+        let data = if compressed {
+            super::deflate::inflate(&data, self.max_message).map_err(|e| match e {
+                super::deflate::InflateError::TooBig => WsError::TooBig(self.max_message),
+                super::deflate::InflateError::Corrupt => {
+                    WsError::Protocol("invalid compressed message")
+                }
+            })?
+        } else {
+            data
+        };
+        message(opcode, data)
     }
 }
 
@@ -194,9 +242,20 @@ fn close_code(data: &[u8]) -> Result<Option<u16>, WsError> {
 
 /// Appends an unmasked server frame.
 pub(crate) fn encode(out: &mut BytesMut, opcode: u8, payload: &[u8]) {
-    out.reserve(payload.len() + 10);
+    encode_prefixed(out, opcode, &[], payload);
+}
+
+/// Appends one frame of a deflated message (RSV1 set).
+pub(crate) fn encode_compressed(out: &mut BytesMut, opcode: u8, payload: &[u8]) {
+    encode_prefixed(out, 0x40 | opcode, &[], payload);
+}
+
+/// Appends one frame whose payload is `prefix` then `payload`.
+pub(crate) fn encode_prefixed(out: &mut BytesMut, opcode: u8, prefix: &[u8], payload: &[u8]) {
+    let len = prefix.len() + payload.len();
+    out.reserve(len + 10);
     out.put_u8(0x80 | opcode);
-    match payload.len() {
+    match len {
         n if n < 126 => out.put_u8(n as u8),
         n if n <= 0xffff => {
             out.put_u8(126);
@@ -207,6 +266,7 @@ pub(crate) fn encode(out: &mut BytesMut, opcode: u8, payload: &[u8]) {
             out.put_u64(n as u64);
         }
     }
+    out.put_slice(prefix);
     out.put_slice(payload);
 }
 
@@ -245,6 +305,54 @@ mod tests {
             input = &input[used..];
         }
         Ok(events)
+    }
+
+    #[test]
+    fn compressed_messages_are_inflated_when_agreed() {
+        use super::super::deflate::{Agreed, compress};
+        let agreed = Agreed {
+            window_bits: 15,
+            threshold: 0,
+            level: 6,
+        };
+        let text = format!("42[\"chat\",\"{}\"]", "hello ".repeat(100));
+        let z = compress(&Bytes::from(text.clone()), &agreed).unwrap();
+        let deflating = || Decoder::with_deflate(1 << 20);
+        let whole = client_frame(true, 0x40 | OP_TEXT, &z);
+        assert_eq!(
+            decode_all(&mut deflating(), &whole).unwrap(),
+            [WsEvent::Text(text.clone())]
+        );
+        // Fragmented: RSV1 on the first frame only, a ping in between.
+        let (a, b) = z.split_at(z.len() / 2);
+        let mut input = client_frame(false, 0x40 | OP_TEXT, a);
+        input.extend(client_frame(true, OP_PING, b"p"));
+        input.extend(client_frame(true, OP_CONTINUATION, b));
+        assert_eq!(
+            decode_all(&mut deflating(), &input).unwrap(),
+            [
+                WsEvent::Ping(Bytes::from_static(b"p")),
+                WsEvent::Text(text.clone())
+            ]
+        );
+        // RSV1 without the extension, on a continuation, on a control frame.
+        assert!(decode_all(&mut Decoder::new(1 << 20), &whole).is_err());
+        let mut continuation = client_frame(false, OP_TEXT, b"4");
+        continuation.extend(client_frame(true, 0x40 | OP_CONTINUATION, b"x"));
+        assert!(decode_all(&mut deflating(), &continuation).is_err());
+        assert!(decode_all(&mut deflating(), &client_frame(true, 0x40 | OP_PING, b"")).is_err());
+        // Corrupt data; a message that inflates past the limit.
+        assert_eq!(
+            decode_all(
+                &mut deflating(),
+                &client_frame(true, 0x40 | OP_BINARY, &[0xff; 8])
+            ),
+            Err(WsError::Protocol("invalid compressed message"))
+        );
+        assert_eq!(
+            decode_all(&mut Decoder::with_deflate(100), &whole),
+            Err(WsError::TooBig(100))
+        );
     }
 
     #[test]

@@ -2,9 +2,10 @@
 //! task that reads and writes frames for one session.
 
 mod conn;
+pub(crate) mod deflate;
 pub(crate) mod frame;
 
-pub(crate) use conn::{Mode, run};
+pub(crate) use conn::{Link, Mode, run};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
