@@ -55,6 +55,9 @@ cargo fmt --all --check
 
 step "lint"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# The fuzzing feature (scripts/fuzz.sh and the regression tests) builds code the
+# default features leave out.
+cargo clippy -p switchyard-core --features fuzzing --all-targets --locked -- -D warnings
 
 step "unit, integration and doc tests"
 cargo test --workspace --locked

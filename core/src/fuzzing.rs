@@ -5,7 +5,7 @@
 //! tests in the normal suite (`core/tests/fuzz_regressions.rs`).
 
 use crate::engine::ws::frame::{Decoder, WsEvent};
-use crate::engine::{Frame, Message, decode_polling_payload, encode_polling_payload};
+use crate::engine::{Frame, FrameView, Message, decode_polling_payload, encode_polling_payload};
 use crate::protocol::{DecodeLimits, Decoded, Parser};
 use bytes::Bytes;
 
@@ -96,28 +96,23 @@ pub fn ws_frames(input: &[u8]) {
         Decoder::with_deflate(max_message),
     ] {
         let mut rest = input;
-        loop {
-            match decoder.decode(rest) {
-                Ok(Some((event, used))) => {
-                    assert!(
-                        used > 0 && used <= rest.len(),
-                        "consumed {used} of {}",
-                        rest.len()
-                    );
-                    assert!(
-                        decoder.buffered() <= max_message,
-                        "fragments past the limit"
-                    );
-                    let size = match &event {
-                        Some(WsEvent::Text(text)) => text.len(),
-                        Some(WsEvent::Binary(data)) => data.len(),
-                        _ => 0,
-                    };
-                    assert!(size <= max_message, "a message of {size} bytes");
-                    rest = &rest[used..];
-                }
-                Ok(None) | Err(_) => break,
-            }
+        while let Ok(Some((event, used))) = decoder.decode(rest) {
+            assert!(
+                used > 0 && used <= rest.len(),
+                "consumed {used} of {}",
+                rest.len()
+            );
+            assert!(
+                decoder.buffered() <= max_message,
+                "fragments past the limit"
+            );
+            let size = match &event {
+                Some(WsEvent::Text(text)) => text.len(),
+                Some(WsEvent::Binary(data)) => data.len(),
+                _ => 0,
+            };
+            assert!(size <= max_message, "a message of {size} bytes");
+            rest = &rest[used..];
         }
     }
 }
@@ -178,8 +173,8 @@ fn decode_frames(
     limits: DecodeLimits,
 ) -> Result<crate::protocol::Packet, String> {
     let (head, attachments) = frames.split_first().ok_or("no frame")?;
-    let decoded = match head {
-        Frame::Text(text) => {
+    let decoded = match head.view() {
+        FrameView::Text(text) => {
             // An Engine.IO message packet: `4` and the Socket.IO packet.
             let text = text.strip_prefix(b"4").ok_or("not a message packet")?;
             let text = std::str::from_utf8(text).map_err(|e| e.to_string())?;
@@ -187,7 +182,7 @@ fn decode_frames(
                 .decode_text(text, limits)
                 .map_err(|e| e.to_string())?
         }
-        Frame::Binary(bytes) => {
+        FrameView::Binary(bytes) => {
             return parser
                 .decode_binary(bytes.clone(), limits)
                 .map_err(|e| e.to_string());
@@ -197,7 +192,7 @@ fn decode_frames(
         Decoded::Packet(packet) => Ok(packet),
         Decoded::NeedsAttachments(mut pending) => {
             for frame in attachments {
-                let Frame::Binary(bytes) = frame else {
+                let FrameView::Binary(bytes) = frame.view() else {
                     return Err("a text attachment".into());
                 };
                 if let Some(result) = pending.add(bytes.clone()) {
