@@ -37,8 +37,11 @@ enum Outgoing {
 /// How to reach RabbitMQ.
 #[derive(Clone, Debug)]
 pub struct AmqpConfig {
-    /// `amqp://user:pass@host:5672/%2f` (`amqps://` for TLS). A `heartbeat`
-    /// query parameter is added (10 s) when absent, to notice dead peers.
+    /// `amqp://user:pass@host:5672/%2f` (`amqps://` for TLS), or the URLs of
+    /// several nodes of a RabbitMQ cluster separated by commas: the broker
+    /// connects to the first that answers and, when that connection is lost,
+    /// tries the next one first. A `heartbeat` query parameter is added
+    /// (10 s) where absent, to notice dead peers.
     pub url: String,
     /// Exchange name prefix; clusters with different prefixes share a broker.
     pub prefix: String,
@@ -93,6 +96,10 @@ struct Publishing {
 
 struct Shared {
     config: AmqpConfig,
+    /// The URLs of `config.url`, each with a heartbeat.
+    urls: Vec<String>,
+    /// The URL tried first at the next connection.
+    next_url: std::sync::atomic::AtomicUsize,
     counters: BrokerCounters,
     topology: tokio::sync::Mutex<Topology>,
     publishing: parking_lot::Mutex<Option<Publishing>>,
@@ -111,17 +118,20 @@ pub struct AmqpBroker {
 impl AmqpBroker {
     /// Connects; incoming messages arrive on the returned receiver.
     pub async fn connect(
-        mut config: AmqpConfig,
+        config: AmqpConfig,
     ) -> Result<(AmqpBroker, mpsc::Receiver<Delivery>), AmqpError> {
-        if !config.url.contains("heartbeat=") {
-            config
-                .url
-                .push(if config.url.contains('?') { '&' } else { '?' });
-            config.url.push_str("heartbeat=10");
+        let urls = node_urls(&config.url);
+        if urls.is_empty() {
+            return Err(AmqpError {
+                url: redact(&config.url),
+                reason: "no URL".into(),
+            });
         }
         let (incoming, deliveries) = mpsc::channel(INCOMING_CAPACITY);
         let shared = Arc::new(Shared {
             config,
+            urls,
+            next_url: std::sync::atomic::AtomicUsize::new(0),
             counters: BrokerCounters::default(),
             topology: tokio::sync::Mutex::new(Topology {
                 wanted: HashSet::new(),
@@ -145,18 +155,55 @@ impl AmqpBroker {
     }
 }
 
+/// The comma-separated URLs of `list`, each with a heartbeat.
+fn node_urls(list: &str) -> Vec<String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|url| !url.is_empty())
+        .map(|url| {
+            let mut url = url.to_owned();
+            if !url.contains("heartbeat=") {
+                url.push(if url.contains('?') { '&' } else { '?' });
+                url.push_str("heartbeat=10");
+            }
+            url
+        })
+        .collect()
+}
+
+/// Connects to the first URL that answers, from the one due next.
+async fn open_connection(shared: &Shared) -> Result<Connection, String> {
+    let first = shared.next_url.load(Ordering::Acquire);
+    let mut reasons = Vec::new();
+    for i in 0..shared.urls.len() {
+        let index = (first + i) % shared.urls.len();
+        let url = &shared.urls[index];
+        let properties = ConnectionProperties::default().with_connection_name("switchyard".into());
+        let attempt = tokio::time::timeout(
+            shared.config.connect_timeout,
+            Connection::connect(url, properties),
+        )
+        .await;
+        match attempt {
+            Ok(Ok(connection)) => {
+                shared.next_url.store(index, Ordering::Release);
+                if shared.urls.len() > 1 {
+                    tracing::info!(broker = "amqp", url = %redact(url), "connected to this RabbitMQ node");
+                }
+                return Ok(connection);
+            }
+            Ok(Err(e)) => reasons.push(format!("{}: {e}", redact(url))),
+            Err(_) => reasons.push(format!("{}: connection timed out", redact(url))),
+        }
+    }
+    Err(reasons.join("; "))
+}
+
 /// Connects and builds the topology: a fresh exclusive queue, every wanted
 /// exchange and binding, and a consumer.
 async fn establish(shared: &Shared) -> Result<Consumer, String> {
     let text = |e: lapin::Error| e.to_string();
-    let properties = ConnectionProperties::default().with_connection_name("switchyard".into());
-    let connection = tokio::time::timeout(
-        shared.config.connect_timeout,
-        Connection::connect(&shared.config.url, properties),
-    )
-    .await
-    .map_err(|_| "connection timed out".to_string())?
-    .map_err(text)?;
+    let connection = open_connection(shared).await?;
     let consumer_channel = connection.create_channel().await.map_err(text)?;
     let publish_channel = connection.create_channel().await.map_err(text)?;
     consumer_channel
@@ -252,6 +299,10 @@ async fn supervise(shared: Arc<Shared>, mut consumer: Consumer) {
             "connection to RabbitMQ lost; reconnecting (local delivery goes on)"
         );
         *shared.publishing.lock() = None;
+        // The node this connection reached may be the one that failed: the
+        // next URL goes first.
+        let next = (shared.next_url.load(Ordering::Acquire) + 1) % shared.urls.len();
+        shared.next_url.store(next, Ordering::Release);
         if let Some(live) = shared.topology.lock().await.live.take() {
             let _ = live
                 .connection

@@ -55,3 +55,58 @@ async fn refuses_an_unreachable_server_with_a_clear_error() {
         "{err}"
     );
 }
+
+/// `url` lists two RabbitMQ "nodes" (two proxies to the same server): the
+/// broker starts through the second while the first is down, and when the
+/// node it is connected to goes away it moves to the other at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moves_to_the_next_node_of_its_url_list() {
+    use serde_json::json;
+    use switchyard_cluster::conformance::proxy::FaultProxy;
+    use switchyard_cluster::conformance::{client, start_node, wait_for_members};
+
+    let upstream = amqp_addr();
+    let first = FaultProxy::start(upstream).await;
+    let second = FaultProxy::start(upstream).await;
+    first.cut();
+    let prefix = format!("sy-test-list-{}", std::process::id());
+    let listed = AmqpConfig {
+        url: format!(
+            "amqp://guest:guest@{}/%2f, amqp://guest:guest@{}/%2f",
+            first.addr(),
+            second.addr()
+        ),
+        prefix: prefix.clone(),
+        max_reconnect_delay: Duration::from_millis(500),
+        ..AmqpConfig::default()
+    };
+    let (broker, incoming) = AmqpBroker::connect(listed)
+        .await
+        .expect("starts through the second URL while the first is down");
+    let a = start_node((Arc::new(broker) as Arc<dyn Broker>, incoming)).await;
+    let b = start_node(amqp(prefix, upstream).await).await;
+    let nodes = [a, b];
+    wait_for_members(&nodes, 2).await;
+    let mut on_a = client(&nodes[0], &["room"]).await;
+    nodes[1].io.to("room").emit("before", &1).unwrap();
+    assert_eq!(on_a.expect("before").await, vec![json!(1)]);
+
+    // The first node comes back, the second goes away: the broker moves.
+    first.restore();
+    second.cut();
+    let started = std::time::Instant::now();
+    loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "delivery did not resume through the first URL"
+        );
+        nodes[1].io.to("room").emit("after", &2).unwrap();
+        if let Ok(event) = tokio::time::timeout(Duration::from_millis(300), on_a.event()).await
+            && event.name == "after"
+        {
+            break;
+        }
+    }
+    let stats = nodes[0].cluster.broker().stats();
+    assert!(stats.outages >= 1 && stats.recoveries >= 1, "{stats:?}");
+}

@@ -61,6 +61,10 @@ pub struct NatsConfig {
     pub name: Option<String>,
     /// Longest wait between reconnection attempts.
     pub max_reconnect_delay: Duration,
+    /// Replicas of the JetStream streams connection state recovery keeps
+    /// (created with this count; 3 on a clustered JetStream keeps them
+    /// through the loss of a server). Streams that exist keep theirs.
+    pub stream_replicas: usize,
 }
 
 impl Default for NatsConfig {
@@ -75,6 +79,7 @@ impl Default for NatsConfig {
             client_certificate: None,
             name: None,
             max_reconnect_delay: Duration::from_secs(2),
+            stream_replicas: 1,
         }
     }
 }
@@ -168,7 +173,11 @@ impl NatsBroker {
             client.clone(),
             queue,
             counters.clone(),
-            (jetstream.clone(), names.clone()),
+            (
+                jetstream.clone(),
+                names.clone(),
+                config.stream_replicas.max(1),
+            ),
         ));
         let store = Arc::new(NatsStore {
             names,
@@ -251,7 +260,7 @@ async fn write(
     client: async_nats::Client,
     mut queue: mpsc::Receiver<Outgoing>,
     counters: Arc<BrokerCounters>,
-    (jetstream, names): (async_nats::jetstream::Context, StoreNames),
+    (jetstream, names, replicas): (async_nats::jetstream::Context, StoreNames, usize),
 ) {
     let mut ready: Vec<Kept> = Vec::new();
     let mut batch = Vec::with_capacity(BATCH);
@@ -270,7 +279,7 @@ async fn write(
                 continue;
             };
             if !ready.contains(&kept) {
-                match ensure_stream(&jetstream, &names, kept, keep).await {
+                match ensure_stream(&jetstream, &names, kept, keep, replicas).await {
                     Ok(()) => ready.push(kept),
                     Err(e) => {
                         counters.publish_failure();

@@ -86,12 +86,14 @@ pub(crate) async fn ensure_stream(
     names: &StoreNames,
     kept: Kept,
     keep: Duration,
+    replicas: usize,
 ) -> Result<(), String> {
     let config = match kept {
         Kept::Packets => stream::Config {
             name: names.stream(),
             subjects: vec![format!("{}.*.packets", names.prefix)],
             max_age: keep,
+            num_replicas: replicas,
             ..Default::default()
         },
         Kept::Sessions => stream::Config {
@@ -99,6 +101,7 @@ pub(crate) async fn ensure_stream(
             subjects: vec![format!("{}.*.sessions.*", names.prefix)],
             max_age: keep,
             max_messages_per_subject: 1,
+            num_replicas: replicas,
             ..Default::default()
         },
     };
@@ -144,7 +147,7 @@ impl SessionStore for NatsStore {
     ) -> BoxFuture<Result<Option<SessionState>, BrokerError>> {
         let session_subject = self.names.session_subject(ns, pid);
         let (jetstream, names) = (self.jetstream.clone(), self.names.clone());
-        Box::pin(async move {
+        let take = async move {
             let Ok(sessions) = jetstream.get_stream(names.sessions_stream()).await else {
                 return Ok(None);
             };
@@ -165,6 +168,17 @@ impl SessionStore for NatsStore {
                     Ok(None)
                 }
             }
+        };
+        // JetStream without a stream leader (a server died) answers late or
+        // never: the client is answered anyway, with a fresh session.
+        Box::pin(async move {
+            tokio::time::timeout(READ_WAIT, take)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(BrokerError::Unavailable(
+                        "JetStream did not answer in time".into(),
+                    ))
+                })
         })
     }
 
@@ -186,7 +200,7 @@ impl SessionStore for NatsStore {
             else {
                 return Ok(Err(Unrecoverable::UnknownOffset));
             };
-            let found = replay_after(
+            let read = replay_after(
                 &jetstream,
                 &names,
                 &packets_subject,
@@ -194,9 +208,11 @@ impl SessionStore for NatsStore {
                 &offset,
                 made,
                 replay,
-            )
-            .await
-            .map_err(BrokerError::Unavailable)?;
+            );
+            let found = tokio::time::timeout(READ_WAIT, read)
+                .await
+                .map_err(|_| BrokerError::Unavailable("JetStream did not answer in time".into()))?
+                .map_err(BrokerError::Unavailable)?;
             Ok(match found {
                 Found::Missed(missed) => Ok(missed),
                 Found::NotKept => Err(Unrecoverable::UnknownOffset),

@@ -8,10 +8,12 @@
 use crate::channels::{RedisFormat, Subscription, name, subscription};
 use crate::node_format::NodeFormat;
 use crate::store::RedisStore;
+use crate::subscriptions::{Kind, Subscriptions, Target};
+use crate::topology::NodeClients;
 use bytes::Bytes;
 use fred::clients::{Client, SubscriberClient};
 use fred::prelude::*;
-use fred::types::config::ReconnectPolicy;
+use fred::types::config::{ClusterDiscoveryPolicy, ReconnectPolicy};
 use fred::types::{ClusterHash, CustomCommand, Message, Value as RedisValue};
 use smol_str::SmolStr;
 use std::sync::Arc;
@@ -163,8 +165,18 @@ pub(crate) fn builder(config: &RedisConfig) -> Result<Builder, RedisError> {
                 .into(),
         ));
     }
-    let redis_config =
+    let mut redis_config =
         Config::from_url(&config.url).map_err(|e| RedisError::new(&config.url, e.to_string()))?;
+    if redis_config.server.is_clustered() {
+        // Find the cluster through every node last seen, not only the
+        // seeds: a node whose seeds all died still finds the promoted
+        // replicas.
+        let _ = redis_config
+            .server
+            .set_cluster_discovery_policy(ClusterDiscoveryPolicy::UseCache);
+    } else if config.sharded {
+        tracing::warn!(broker = "redis", url = %redact(&config.url), "sharded pub/sub without a redis-cluster:// URL: fine on one server, but a Redis Cluster needs redis-cluster://host:port?node=host2:port2");
+    }
     let max_delay = config
         .max_reconnect_delay
         .as_millis()
@@ -189,7 +201,10 @@ pub(crate) fn builder(config: &RedisConfig) -> Result<Builder, RedisError> {
 /// A cluster broker on Redis pub/sub.
 pub struct RedisBroker {
     subscriber: SubscriberClient,
+    subscriptions: Arc<Subscriptions>,
     publisher: Client,
+    /// On a Redis Cluster, a connection to each node, to count subscribers.
+    nodes: Option<Arc<NodeClients>>,
     config: RedisConfig,
     counters: Arc<BrokerCounters>,
     outgoing: mpsc::Sender<Outgoing>,
@@ -224,8 +239,9 @@ impl RedisBroker {
         let counters = Arc::new(BrokerCounters::default());
         let (incoming, deliveries) = mpsc::channel(INCOMING_CAPACITY);
         tokio::spawn(forward(messages, incoming, counters.clone()));
+        let subscriptions = Subscriptions::new(subscriber.clone());
         tokio::spawn(watch(
-            subscriber.clone(),
+            subscriptions.clone(),
             reconnects,
             errors,
             counters.clone(),
@@ -243,9 +259,14 @@ impl RedisBroker {
             client: publisher.clone(),
             counters: counters.clone(),
         });
+        let nodes = publisher
+            .is_clustered()
+            .then(|| Arc::new(NodeClients::new(builder.clone())));
         let broker = RedisBroker {
             subscriber,
+            subscriptions,
             publisher,
+            nodes,
             config,
             counters,
             outgoing,
@@ -288,33 +309,32 @@ async fn forward(
     }
 }
 
-/// Counts outages and recoveries, and resubscribes after each reconnection.
+/// Counts outages and recoveries, and restores the subscriptions after
+/// every reconnection (the first event is the initial connection; on a
+/// cluster, fred may reconnect without reporting an error first).
 async fn watch(
-    subscriber: SubscriberClient,
+    subscriptions: Arc<Subscriptions>,
     mut reconnects: tokio::sync::broadcast::Receiver<Server>,
     mut errors: tokio::sync::broadcast::Receiver<(Error, Option<Server>)>,
     counters: Arc<BrokerCounters>,
 ) {
-    // The first reconnect event is the initial connection.
+    let mut initial = true;
     let up = AtomicBool::new(false);
     loop {
         tokio::select! {
             event = reconnects.recv() => match event {
                 Ok(server) => {
-                    if up.swap(true, Ordering::AcqRel) {
+                    let was_up = up.swap(true, Ordering::AcqRel);
+                    if std::mem::take(&mut initial) {
                         continue;
                     }
-                    if counters.snapshot().outages > counters.snapshot().recoveries {
-                        match subscriber.resubscribe_all().await {
-                            Ok(()) => {
-                                counters.recovery();
-                                tracing::info!(broker = "redis", %server, "reconnected to Redis; subscriptions restored");
-                            }
-                            Err(e) => tracing::warn!(broker = "redis", error = %e, "resubscribing failed"),
-                        }
+                    subscriptions.restore();
+                    if !was_up {
+                        counters.recovery();
+                        tracing::info!(broker = "redis", %server, "reconnected to Redis; restoring the subscriptions");
                     }
                 }
-                Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Lagged(_)) => subscriptions.restore(),
                 Err(RecvError::Closed) => return,
             },
             event = errors.recv() => match event {
@@ -434,40 +454,28 @@ impl RedisBroker {
         channels: Vec<Channel>,
         subscribe: bool,
     ) -> BoxFuture<Result<(), BrokerError>> {
-        let (mut names, mut patterns) = (Vec::new(), Vec::new());
+        let sharded = self.config.sharded;
+        let mut targets: Vec<Target> = Vec::with_capacity(channels.len());
         for channel in &channels {
             match subscription(&self.config.prefix, self.config.format, channel) {
-                Subscription::Channel(name) => names.push(name),
-                Subscription::Pattern(pattern) => patterns.push(pattern),
+                Subscription::Channel(name) if sharded => targets.push((Kind::Shard, name)),
+                Subscription::Channel(name) => targets.push((Kind::Channel, name)),
+                Subscription::Pattern(_) if sharded => {
+                    return Box::pin(async {
+                        Err(BrokerError::Refused(
+                            "sharded pub/sub has no patterns".into(),
+                        ))
+                    });
+                }
+                Subscription::Pattern(pattern) => targets.push((Kind::Pattern, pattern)),
             }
         }
-        let subscriber = self.subscriber.clone();
-        let sharded = self.config.sharded;
+        let subscriptions = self.subscriptions.clone();
         Box::pin(async move {
-            let unavailable = |e: Error| BrokerError::Unavailable(e.to_string());
-            if !patterns.is_empty() {
-                if sharded {
-                    return Err(BrokerError::Refused(
-                        "sharded pub/sub has no patterns".into(),
-                    ));
-                }
-                let result = if subscribe {
-                    subscriber.psubscribe(patterns).await
-                } else {
-                    subscriber.punsubscribe(patterns).await
-                };
-                result.map_err(unavailable)?;
-            }
-            if names.is_empty() {
-                return Ok(());
-            }
-            let result = match (subscribe, sharded) {
-                (true, false) => subscriber.subscribe(names).await,
-                (true, true) => subscriber.ssubscribe(names).await,
-                (false, false) => subscriber.unsubscribe(names).await,
-                (false, true) => subscriber.sunsubscribe(names).await,
-            };
-            result.map_err(unavailable)
+            subscriptions
+                .change(targets, subscribe)
+                .await
+                .map_err(|e| BrokerError::Unavailable(e.to_string()))
         })
     }
 }
@@ -523,6 +531,15 @@ impl Broker for RedisBroker {
         let channel = name(&self.config.prefix, self.config.format, channel);
         let publisher = self.publisher.clone();
         let sharded = self.config.sharded;
+        if let (Some(nodes), false) = (self.nodes.clone(), sharded) {
+            // Classic subscribers are spread over the cluster's nodes.
+            return Box::pin(async move {
+                nodes
+                    .numsub(&publisher, &channel)
+                    .await
+                    .map_err(|e| BrokerError::Unavailable(e.to_string()))
+            });
+        }
         Box::pin(async move {
             // [channel, count]
             let reply: Result<Vec<fred::types::Value>, Error> = if sharded {
@@ -563,6 +580,7 @@ impl Broker for RedisBroker {
 
     fn close(&self) -> BoxFuture<()> {
         let subscriber = self.subscriber.clone();
+        let nodes = self.nodes.clone();
         let publisher = self.publisher.clone();
         let outgoing = self.outgoing.clone();
         Box::pin(async move {
@@ -573,6 +591,9 @@ impl Broker for RedisBroker {
             }
             let _ = subscriber.quit().await;
             let _ = publisher.quit().await;
+            if let Some(nodes) = nodes {
+                nodes.close().await;
+            }
         })
     }
 }

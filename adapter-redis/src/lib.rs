@@ -13,6 +13,8 @@ pub mod channels;
 mod emitter;
 pub mod node_format;
 mod store;
+mod subscriptions;
+mod topology;
 
 pub use broker::{RedisBroker, RedisConfig, RedisError};
 pub use channels::RedisFormat;

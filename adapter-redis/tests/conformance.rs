@@ -186,3 +186,68 @@ async fn a_packet_stream_expires_a_window_after_its_last_packet() {
     tokio::time::sleep(Duration::from_millis(ttl as u64 + 200)).await;
     assert_eq!(redis_cli(&["EXISTS", &key]), "0", "nothing left behind");
 }
+
+/// A subscription Redis refuses (here: an ACL without that channel) is not
+/// forgotten: once Redis would accept it, the broker subscribes on its own.
+/// Sharded: fred reports a refused SSUBSCRIBE, while a classic SUBSCRIBE
+/// has no reply of its own (a refusal arrives out of band).
+#[tokio::test]
+async fn a_refused_subscription_is_made_once_redis_accepts_it() {
+    use switchyard_cluster::Channel;
+    let user = format!("sy-acl-{}", std::process::id());
+    let prefix = format!("acl-{}", std::process::id());
+    let room = Channel::Room {
+        ns: "/".into(),
+        room: "locked".into(),
+    };
+    let channel = switchyard_redis::channels::name(&prefix, RedisFormat::Switchyard, &room);
+    assert_eq!(
+        redis_cli(&[
+            "ACL",
+            "SETUSER",
+            &user,
+            "reset",
+            "on",
+            ">pw",
+            "~*",
+            "+@all",
+            "resetchannels"
+        ]),
+        "OK"
+    );
+    let addr = redis_addr();
+    let config = RedisConfig {
+        url: format!("redis://{user}:pw@{addr}"),
+        prefix,
+        format: RedisFormat::Switchyard,
+        sharded: true,
+        max_reconnect_delay: Duration::from_millis(500),
+        ..RedisConfig::default()
+    };
+    let (broker, mut incoming) = RedisBroker::connect(config)
+        .await
+        .expect("Redis is reachable");
+    let refused = broker.subscribe(vec![room]).await;
+    assert!(refused.is_err(), "the ACL refuses the channel");
+
+    assert_eq!(
+        redis_cli(&["ACL", "SETUSER", &user, &format!("&{channel}")]),
+        "OK"
+    );
+    let started = std::time::Instant::now();
+    let delivered = loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "the refused subscription was never made"
+        );
+        redis_cli(&["SPUBLISH", &channel, "hello"]);
+        if let Ok(Some(delivery)) =
+            tokio::time::timeout(Duration::from_millis(200), incoming.recv()).await
+        {
+            break delivery;
+        }
+    };
+    assert_eq!(delivered.channel, channel);
+    broker.close().await;
+    redis_cli(&["ACL", "DELUSER", &user]);
+}

@@ -59,6 +59,10 @@ pub struct Cli {
     /// node starts while any one of them is up.
     #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
     pub nats_url: String,
+    /// Replicas of the JetStream streams that `--recovery` creates (3 on a
+    /// clustered JetStream, so that recovery data survives a server).
+    #[arg(long, env = "NATS_STREAM_REPLICAS", default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=5))]
+    pub nats_stream_replicas: u8,
 
     /// A NATS credentials (`.creds`) file.
     #[arg(long, env = "NATS_CREDENTIALS")]

@@ -36,6 +36,7 @@ pub async fn join(cli: &Cli) -> Result<Option<Cluster>, NodeError> {
                 prefix: cli.prefix.clone(),
                 credentials_file: cli.nats_credentials.clone(),
                 name: cli.node_id.clone(),
+                stream_replicas: usize::from(cli.nats_stream_replicas),
                 ..Default::default()
             };
             let (broker, incoming) = switchyard_nats::NatsBroker::connect(config)
