@@ -1,6 +1,6 @@
 // Clustered brokers with failover: a 6-process Redis Cluster (3 masters, 3
-// replicas) and a 3-server NATS cluster, started here on loopback and stopped
-// by PID. Three Switchyard nodes, an official client on each in 10 rooms, a
+// replicas), a 3-server NATS cluster and a 2-node RabbitMQ cluster, started
+// here on loopback and stopped by PID. Three Switchyard nodes, an official client on each in 10 rooms, a
 // publisher sending to every room every 100 ms; then kill -9 of the broker
 // process a node depends on. Asserted: membership right on every node, every
 // room (joined before and after the failover) delivering again within
@@ -9,7 +9,7 @@
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -492,5 +492,114 @@ describe("NATS cluster (3 servers)", { timeout: 120000 }, () => {
       closeAll(sockets);
       await Promise.all(nodes.map((n) => n.stop("SIGKILL")));
     }
+  });
+});
+
+/** The PIDs of `pid`'s descendants (from /proc), deepest last. */
+function descendants(pid) {
+  const children = new Map();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (!children.has(ppid)) children.set(ppid, []);
+      children.get(ppid).push(Number(entry));
+    } catch {}
+  }
+  const out = [];
+  const walk = (p) => {
+    for (const c of children.get(p) ?? []) {
+      out.push(c);
+      walk(c);
+    }
+  };
+  walk(pid);
+  return out;
+}
+
+/**
+ * A RabbitMQ node of its own on loopback (name `name@localhost`, AMQP on
+ * `port`, distribution on port + 20000), its files in `dir`. The Debian
+ * wrapper runs it as the rabbitmq user, with that user's Erlang cookie.
+ */
+function startRabbitNode(name, port, dir) {
+  mkdirSync(dir, { recursive: true });
+  execFileSync("chown", ["-R", "rabbitmq:rabbitmq", dir]);
+  const child = spawn("rabbitmq-server", [], {
+    stdio: ["ignore", "ignore", "pipe"],
+    env: {
+      ...process.env,
+      RABBITMQ_NODENAME: `${name}@localhost`, RABBITMQ_NODE_IP_ADDRESS: "127.0.0.1",
+      RABBITMQ_NODE_PORT: String(port), RABBITMQ_DIST_PORT: String(port + 20000),
+      RABBITMQ_MNESIA_BASE: `${dir}/mnesia`, RABBITMQ_LOG_BASE: `${dir}/log`,
+      RABBITMQ_ENABLED_PLUGINS_FILE: `${dir}/plugins`, RABBITMQ_FEATURE_FLAGS_FILE: `${dir}/feature_flags`,
+      RABBITMQ_CONFIG_FILE: `${dir}/none`, RABBITMQ_PID_FILE: `${dir}/pid`,
+    },
+  });
+  running.add(child);
+  let log = "";
+  child.stderr.on("data", (chunk) => (log += chunk));
+  return {
+    log: () => log,
+    name: `${name}@localhost`,
+    port,
+    ctl: (...args) => execFileSync("rabbitmqctl", ["-q", "-n", `${name}@localhost`, ...args], { encoding: "utf8", timeout: 60000 }),
+    kill() {
+      for (const pid of [...descendants(child.pid), child.pid].reverse()) {
+        try { process.kill(pid, "SIGKILL"); } catch {}
+      }
+      running.delete(child);
+    },
+  };
+}
+
+describe("RabbitMQ cluster (2 nodes)", { timeout: 150000 }, () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "sy-rabbit-cluster-"));
+  chmodSync(dir, 0o755); // the nodes run as the rabbitmq user
+  const prefix = `e2e-${randomBytes(4).toString("hex")}`;
+  let brokers = [];
+  let victim = null;
+
+  before(async () => {
+    const ports = await freePorts(2, 20000);
+    brokers = ports.map((port, i) => startRabbitNode(`sy${i}-${prefix.slice(4)}`, port, path.join(dir, String(i))));
+    // (await_startup fails at once until the node has registered.)
+    const up = (b) => until(`${b.name} up`, () => { try { b.ctl("await_startup"); return true; } catch { return false; } }, 60000, 500);
+    for (const b of brokers) await up(b).catch((e) => { throw new Error(`${e.message}\n${b.log()}`); });
+    brokers[1].ctl("stop_app");
+    brokers[1].ctl("join_cluster", brokers[0].name);
+    brokers[1].ctl("start_app");
+    await up(brokers[1]);
+  });
+
+  after(() => {
+    for (const b of brokers) b.kill();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const url = (b) => `amqp://guest:guest@127.0.0.1:${b.port}/%2f`;
+  failoverScenario({
+    name: "RabbitMQ cluster",
+    startNodes: () =>
+      Promise.all(
+        [0, 1, 2].map((i) => {
+          // Node 0 (and 2) reach the first RabbitMQ node, node 1 the second.
+          const order = i === 1 ? [brokers[1], brokers[0]] : [brokers[0], brokers[1]];
+          return startServer(binaries.node, {
+            args: ["--adapter", "amqp", "--amqp-url", order.map(url).join(","), "--ops", "--prefix", prefix,
+              "--node-id", `n${i}`, "--heartbeat-interval", "300", "--heartbeat-timeout", "3000", "--request-timeout", "2000"],
+          });
+        }),
+      ),
+    kill: async () => {
+      victim = brokers[0];
+      victim.kill();
+      return `RabbitMQ node ${victim.name} (nodes 0 and 2 used it)`;
+    },
+    leftovers: async () => {
+      const bindings = brokers[1].ctl("list_bindings", "source_name", "routing_key").split("\n");
+      return bindings.filter((line) => line.startsWith(prefix) && /room\.(before|after)-/.test(line));
+    },
   });
 });

@@ -35,6 +35,8 @@ const MESSAGE_RING: usize = 16_384;
 const BATCH: usize = 256;
 /// How long closing waits for queued messages to go out.
 const FLUSH_WAIT: Duration = Duration::from_secs(2);
+/// The longest wait between reconnections to a Redis Cluster.
+const CLUSTER_MAX_RECONNECT_DELAY: Duration = Duration::from_secs(1);
 
 fn command(name: &'static str) -> CustomCommand {
     CustomCommand::new_static(name, ClusterHash::FirstKey, false)
@@ -167,7 +169,11 @@ pub(crate) fn builder(config: &RedisConfig) -> Result<Builder, RedisError> {
     }
     let mut redis_config =
         Config::from_url(&config.url).map_err(|e| RedisError::new(&config.url, e.to_string()))?;
+    let mut max_reconnect_delay = config.max_reconnect_delay;
     if redis_config.server.is_clustered() {
+        // A failover takes a few seconds; retrying at most every second
+        // finds the promoted replica soon after, not up to 5 s later.
+        max_reconnect_delay = max_reconnect_delay.min(CLUSTER_MAX_RECONNECT_DELAY);
         // Find the cluster through every node last seen, not only the
         // seeds: a node whose seeds all died still finds the promoted
         // replicas.
@@ -177,10 +183,7 @@ pub(crate) fn builder(config: &RedisConfig) -> Result<Builder, RedisError> {
     } else if config.sharded {
         tracing::warn!(broker = "redis", url = %redact(&config.url), "sharded pub/sub without a redis-cluster:// URL: fine on one server, but a Redis Cluster needs redis-cluster://host:port?node=host2:port2");
     }
-    let max_delay = config
-        .max_reconnect_delay
-        .as_millis()
-        .min(u128::from(u32::MAX)) as u32;
+    let max_delay = max_reconnect_delay.as_millis().min(u128::from(u32::MAX)) as u32;
     let mut builder = Builder::from_config(redis_config);
     builder
         // Without a policy a lost connection leaves commands hanging.
