@@ -95,9 +95,16 @@ async fn moves_to_the_next_node_of_its_url_list() {
     first.restore();
     second.cut();
     let started = std::time::Instant::now();
+    while nodes[0].cluster.broker().stats().outages == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the broker never noticed that its node went away"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     loop {
         assert!(
-            started.elapsed() < Duration::from_secs(15),
+            started.elapsed() < Duration::from_secs(30),
             "delivery did not resume through the first URL"
         );
         nodes[1].io.to("room").emit("after", &2).unwrap();
@@ -106,6 +113,13 @@ async fn moves_to_the_next_node_of_its_url_list() {
         {
             break;
         }
+    }
+    while nodes[0].cluster.broker().stats().recoveries == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no recovery counted"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let stats = nodes[0].cluster.broker().stats();
     assert!(stats.outages >= 1 && stats.recoveries >= 1, "{stats:?}");
