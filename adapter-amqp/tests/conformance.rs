@@ -63,7 +63,9 @@ async fn refuses_an_unreachable_server_with_a_clear_error() {
 async fn moves_to_the_next_node_of_its_url_list() {
     use serde_json::json;
     use switchyard_cluster::conformance::proxy::FaultProxy;
-    use switchyard_cluster::conformance::{client, start_node, wait_for_members};
+    use switchyard_cluster::conformance::{
+        client, emit_until_received, start_node, wait_for_members,
+    };
 
     let upstream = amqp_addr();
     let first = FaultProxy::start(upstream).await;
@@ -102,18 +104,8 @@ async fn moves_to_the_next_node_of_its_url_list() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    loop {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "delivery did not resume through the first URL"
-        );
-        nodes[1].io.to("room").emit("after", &2).unwrap();
-        if let Ok(event) = tokio::time::timeout(Duration::from_millis(300), on_a.event()).await
-            && event.name == "after"
-        {
-            break;
-        }
-    }
+    // Delivery resumes through the first URL.
+    emit_until_received(&nodes[1], "room", "after", &mut on_a).await;
     while nodes[0].cluster.broker().stats().recoveries == 0 {
         assert!(
             started.elapsed() < Duration::from_secs(30),

@@ -179,6 +179,24 @@ pub async fn client(node: &Node, rooms: &[&str]) -> TestClient {
     client
 }
 
+/// Emits `event` from `from` to `room` until `to` receives it (cross-node
+/// delivery resuming after an outage or a failover), for at most 30 s.
+pub async fn emit_until_received(from: &Node, room: &str, event: &str, to: &mut TestClient) {
+    let start = Instant::now();
+    loop {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "cross-node delivery of {event:?} did not resume"
+        );
+        from.io.to(room.to_owned()).emit(event, &"resumed").unwrap();
+        if let Ok(received) = tokio::time::timeout(Duration::from_millis(300), to.event()).await
+            && received.name == event
+        {
+            return;
+        }
+    }
+}
+
 /// Lets subscriptions to new rooms reach the broker.
 pub(crate) async fn settle() {
     tokio::time::sleep(Duration::from_millis(200)).await;

@@ -109,8 +109,15 @@ pub(crate) enum PayloadError {
 /// Decodes a text payload (a POST body) into its packets; a malformed
 /// packet ends it with an error, after the packets before it.
 pub(crate) fn decode_text_payload(body: &str) -> Vec<Result<Incoming, PayloadError>> {
+    collect(|packets| text_packets(body, packets))
+}
+
+/// The packets `read` yields, then its error if it stops on one.
+fn collect(
+    read: impl FnOnce(&mut Vec<Result<Incoming, PayloadError>>) -> Result<(), PayloadError>,
+) -> Vec<Result<Incoming, PayloadError>> {
     let mut packets = Vec::new();
-    if let Err(e) = text_packets(body, &mut packets) {
+    if let Err(e) = read(&mut packets) {
         packets.push(Err(e));
     }
     packets
@@ -178,11 +185,7 @@ pub(crate) fn decode_text_packet(packet: &str) -> Result<Incoming, PayloadError>
 /// Decodes a binary payload (an `application/octet-stream` POST body); a
 /// malformed packet ends it with an error, after the packets before it.
 pub(crate) fn decode_binary_payload(body: &Bytes) -> Vec<Result<Incoming, PayloadError>> {
-    let mut packets = Vec::new();
-    if let Err(e) = binary_packets(body, &mut packets) {
-        packets.push(Err(e));
-    }
-    packets
+    collect(|packets| binary_packets(body, packets))
 }
 
 fn binary_packets(
