@@ -154,6 +154,17 @@ function failoverScenario({ name, startNodes, kill, leftovers }) {
         await sleep(500);
         let lost = 0;
         let lastLossAfterKillMs = 0;
+        // Duplicated: a sequence number received again; reordered: one
+        // received after a later one (per member and room).
+        let duplicated = 0;
+        let reordered = 0;
+        for (const room of rooms) {
+          for (const got of received) {
+            const seqs = got.get(room) ?? [];
+            duplicated += seqs.length - new Set(seqs).size;
+            reordered += seqs.filter((n, i) => i > 0 && n < seqs[i - 1]).length;
+          }
+        }
         for (const room of before) {
           for (const got of received) {
             const have = new Set(got.get(room) ?? []);
@@ -169,7 +180,7 @@ function failoverScenario({ name, startNodes, kill, leftovers }) {
         // Delivery is back for good once nothing sent later was lost.
         const backAfterMs = Math.max(recoveredMs, lastLossAfterKillMs);
         console.log(
-          `# ${name}: killed ${victim}; lost ${lost} of ${total} deliveries, ` +
+          `# ${name}: killed ${victim}; lost ${lost} of ${total} deliveries (duplicated ${duplicated}, reordered ${reordered}), ` +
             `the last of them sent ${lastLossAfterKillMs} ms after the kill; every room delivering again ${backAfterMs} ms after the kill`,
         );
         assert.ok(backAfterMs < FAILOVER_BOUND_MS, `failover took ${backAfterMs} ms`);
