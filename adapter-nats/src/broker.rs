@@ -1,11 +1,11 @@
 //! `NatsBroker`: publish, subscribe, and the connection's life.
 
+use crate::reader::{Control, Stamp, read};
 use crate::store::{Kept, NatsStore, StoreNames, ensure_stream};
-use crate::subject::{subject, subscription};
-use async_nats::{ConnectOptions, Event, Subscriber};
+use crate::subject::subject;
+use async_nats::{ConnectOptions, Event};
 use bytes::Bytes;
-use futures_util::StreamExt;
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -107,9 +107,10 @@ pub struct NatsBroker {
     counters: Arc<BrokerCounters>,
     outgoing: mpsc::Sender<Outgoing>,
     store: Arc<NatsStore>,
-    incoming: mpsc::Sender<Delivery>,
-    /// Subject → the stop signal of its forwarding task.
-    subscriptions: Arc<tokio::sync::Mutex<HashMap<String, oneshot::Sender<()>>>>,
+    /// Hands subscriptions to the ordered reader.
+    reader: mpsc::UnboundedSender<Control>,
+    /// The subjects subscribed to.
+    subscriptions: Arc<tokio::sync::Mutex<HashSet<String>>>,
     last_drop_warning: AtomicU64,
     started: Instant,
 }
@@ -186,14 +187,16 @@ impl NatsBroker {
             counters: counters.clone(),
         });
         let (incoming, deliveries) = mpsc::channel(INCOMING_CAPACITY);
+        let (reader, control) = mpsc::unbounded_channel();
+        tokio::spawn(read(control, incoming));
         let broker = NatsBroker {
             client,
             prefix: config.prefix,
             counters,
             outgoing,
             store,
-            incoming,
-            subscriptions: Arc::new(tokio::sync::Mutex::new(HashMap::new())),
+            reader,
+            subscriptions: Arc::new(tokio::sync::Mutex::new(HashSet::new())),
             last_drop_warning: AtomicU64::new(0),
             started: Instant::now(),
         };
@@ -262,6 +265,7 @@ async fn write(
     counters: Arc<BrokerCounters>,
     (jetstream, names, replicas): (async_nats::jetstream::Context, StoreNames, usize),
 ) {
+    let stamp = Stamp::new();
     let mut ready: Vec<Kept> = Vec::new();
     let mut batch = Vec::with_capacity(BATCH);
     while queue.recv_many(&mut batch, BATCH).await > 0 {
@@ -306,7 +310,10 @@ async fn write(
             match entry {
                 Outgoing::Message(subject, payload) => {
                     let started = std::time::Instant::now();
-                    if let Err(e) = client.publish(subject, payload).await {
+                    let published = client
+                        .publish_with_headers(subject, stamp.next(), payload)
+                        .await;
+                    if let Err(e) = published {
                         counters.publish_failure();
                         tracing::warn!(broker = "nats", error = %e, "publish failed");
                     }
@@ -322,29 +329,18 @@ async fn write(
     }
 }
 
-/// Hands a subscription's messages to the cluster until told to stop.
-async fn forward(
-    mut subscriber: Subscriber,
-    mut stop: oneshot::Receiver<()>,
-    incoming: mpsc::Sender<Delivery>,
-) {
-    loop {
-        tokio::select! {
-            biased;
-            _ = &mut stop => {
-                let _ = subscriber.unsubscribe().await;
-                return;
-            }
-            message = subscriber.next() => match message {
-                Some(m) => {
-                    let delivery = Delivery { channel: m.subject.to_string(), payload: m.payload };
-                    if incoming.send(delivery).await.is_err() {
-                        return;
-                    }
-                }
-                None => return,
-            },
-        }
+/// Resolves once the server processed everything this client sent before
+/// (the subscriptions above included). `flush` only writes the socket; a
+/// request to a subject no one serves comes back as "no responders" from
+/// the server, after it read what came before it on the connection.
+async fn round_trip(client: &async_nats::Client, nobody: &str) -> Result<(), BrokerError> {
+    use async_nats::RequestErrorKind;
+    match client.request(nobody.to_owned(), Bytes::new()).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == RequestErrorKind::NoResponders => Ok(()),
+        Err(e) => Err(BrokerError::Unavailable(format!(
+            "the server did not confirm the subscription: {e}"
+        ))),
     }
 }
 
@@ -389,52 +385,47 @@ impl Broker for NatsBroker {
     }
 
     fn subscribe(&self, channels: Vec<Channel>) -> BoxFuture<Result<(), BrokerError>> {
-        let subjects: Vec<String> = channels
-            .iter()
-            .filter_map(|c| subscription(&self.prefix, c))
-            .collect();
+        let subjects: Vec<String> = channels.iter().map(|c| subject(&self.prefix, c)).collect();
         let client = self.client.clone();
-        let incoming = self.incoming.clone();
+        let reader = self.reader.clone();
         let subscriptions = self.subscriptions.clone();
+        let sync = format!("{}._sync", crate::subject::token(&self.prefix));
         Box::pin(async move {
             let mut subscriptions = subscriptions.lock().await;
             let mut added = false;
             for subject in subjects {
-                if subscriptions.contains_key(&subject) {
+                if subscriptions.contains(&subject) {
                     continue;
                 }
                 let subscriber = client
                     .subscribe(subject.clone())
                     .await
                     .map_err(|e| BrokerError::Unavailable(e.to_string()))?;
-                let (stop, stopped) = oneshot::channel();
-                tokio::spawn(forward(subscriber, stopped, incoming.clone()));
-                subscriptions.insert(subject, stop);
+                if reader
+                    .send(Control::Add(subject.clone(), subscriber))
+                    .is_err()
+                {
+                    return Err(BrokerError::Closed);
+                }
+                subscriptions.insert(subject);
                 added = true;
             }
-            // The server has processed the SUBs once it answered a PING
-            // sent after them: only then is the subscription confirmed.
             if added {
-                client
-                    .flush()
-                    .await
-                    .map_err(|e| BrokerError::Unavailable(e.to_string()))?;
+                round_trip(&client, &sync).await?;
             }
             Ok(())
         })
     }
 
     fn unsubscribe(&self, channels: Vec<Channel>) -> BoxFuture<Result<(), BrokerError>> {
-        let subjects: Vec<String> = channels
-            .iter()
-            .filter_map(|c| subscription(&self.prefix, c))
-            .collect();
+        let subjects: Vec<String> = channels.iter().map(|c| subject(&self.prefix, c)).collect();
+        let reader = self.reader.clone();
         let subscriptions = self.subscriptions.clone();
         Box::pin(async move {
             let mut subscriptions = subscriptions.lock().await;
             for subject in subjects {
-                if let Some(stop) = subscriptions.remove(&subject) {
-                    let _ = stop.send(());
+                if subscriptions.remove(&subject) {
+                    let _ = reader.send(Control::Remove(subject));
                 }
             }
             Ok(())

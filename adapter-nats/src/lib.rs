@@ -8,6 +8,7 @@
 //! recovery data is kept in JetStream (a stream and a key-value bucket).
 
 mod broker;
+mod reader;
 mod store;
 pub mod subject;
 

@@ -1,14 +1,27 @@
 //! Cluster channels as NATS subjects.
 //!
 //! `<prefix>.<namespace>.all` carries broadcasts and requests of a
-//! namespace (room broadcasts included: one subscription keeps them in
-//! publish order), `<prefix>.<namespace>.node.<uid>` one node's responses,
-//! and `.requests`/`.responses`/`.switchyard` for formats that keep those
+//! namespace, `<prefix>.<namespace>.room.<room>` broadcasts to one room
+//! (only nodes with members in it subscribe: interest routing),
+//! `<prefix>.<namespace>.node.<uid>` one node's responses, and
+//! `.requests`/`.responses`/`.switchyard` for formats that keep those
 //! apart.
-//! Prefixes, namespaces and ids are escaped into single tokens.
+//! Prefixes, namespaces, rooms and ids are escaped into single tokens; a
+//! room whose token would pass [`MAX_ROOM_TOKEN`] bytes is named by a
+//! SHA-1 of it instead (receivers filter by the message's own rooms, so a
+//! collision cannot misdeliver).
+//!
+//! Each subject is its own subscription: messages of one subject arrive in
+//! publish order, but a room broadcast and a namespace-wide one from the
+//! same publisher may be handed over in either order (as with Node's
+//! sharded Redis adapter).
 
+use sha1::{Digest, Sha1};
 use std::fmt::Write;
 use switchyard_cluster::Channel;
+
+/// The longest room token used as is; NATS control lines are 4 KiB by default.
+pub const MAX_ROOM_TOKEN: usize = 200;
 
 /// Escapes a name into one subject token: ASCII letters, digits and `-`
 /// stay, every other byte becomes `_XX` (so `_` itself is escaped and the
@@ -31,8 +44,9 @@ pub fn token(name: &str) -> String {
 /// The subject a channel's messages are published on.
 pub fn subject(prefix: &str, channel: &Channel) -> String {
     match channel {
-        Channel::Namespace(ns) | Channel::Room { ns, .. } => {
-            format!("{}.{}.all", token(prefix), token(ns))
+        Channel::Namespace(ns) => format!("{}.{}.all", token(prefix), token(ns)),
+        Channel::Room { ns, room } => {
+            format!("{}.{}.room.{}", token(prefix), token(ns), room_token(room))
         }
         Channel::Node { ns, node } => {
             format!("{}.{}.node.{}", token(prefix), token(ns), token(node))
@@ -43,12 +57,17 @@ pub fn subject(prefix: &str, channel: &Channel) -> String {
     }
 }
 
-/// The subject to subscribe to for a channel; rooms need none of their own.
-pub fn subscription(prefix: &str, channel: &Channel) -> Option<String> {
-    match channel {
-        Channel::Room { .. } => None,
-        other => Some(subject(prefix, other)),
+/// A room as one token: escaped, or `h<sha1>` when that is too long.
+fn room_token(room: &str) -> String {
+    let escaped = token(room);
+    if escaped.len() <= MAX_ROOM_TOKEN {
+        return escaped;
     }
+    let mut hex = String::from("h");
+    for b in Sha1::digest(room.as_bytes()) {
+        let _ = write!(hex, "{b:02x}");
+    }
+    hex
 }
 
 #[cfg(test)]
@@ -64,8 +83,16 @@ mod tests {
             ns: "/chat".into(),
             room: "a.b".into(),
         };
-        assert_eq!(subject("socket.io", &room), "socket_2Eio._2Fchat.all");
-        assert_eq!(subscription("socket.io", &room), None);
+        assert_eq!(
+            subject("socket.io", &room),
+            "socket_2Eio._2Fchat.room.a_2Eb"
+        );
+        let long = Channel::Room {
+            ns: "/".into(),
+            room: "é".repeat(100).into(),
+        };
+        let long = subject("p", &long);
+        assert!(long.starts_with("p._2F.room.h") && long.len() == "p._2F.room.h".len() + 40);
         let node = Channel::Node {
             ns: "/".into(),
             node: "0a1b".into(),

@@ -365,16 +365,18 @@ async fn dispatch(shared: Weak<ClusterShared>, mut incoming: mpsc::Receiver<Deli
                 continue;
             }
         };
+        // Everything the broker hands over counts (own echoes too): it is
+        // the load interest routing keeps flat as nodes are added.
+        let kind = message.body.kind();
+        metrics::counter!("switchyard_cluster_messages_received_total", "kind" => kind)
+            .increment(1);
         if message.uid == shared.uid {
             continue;
         }
         if shared.answers_newcomers(&message.body) {
             shared.heard_others.store(true, Ordering::Release);
         }
-        let kind = message.body.kind();
         *shared.received.lock().entry(kind).or_default() += 1;
-        metrics::counter!("switchyard_cluster_messages_received_total", "kind" => kind)
-            .increment(1);
         let adapter = shared
             .adapters
             .read()

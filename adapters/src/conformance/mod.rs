@@ -241,6 +241,7 @@ macro_rules! conformance_tests {
             a_closing_node_is_dropped_at_once,
             a_dead_node_is_dropped_and_requests_do_not_hang,
             a_burst_arrives_in_order,
+            room_and_namespace_broadcasts_keep_their_order,
             malformed_messages_are_skipped,
             room_subscriptions_follow_membership,
             sessions_recover_on_another_node,

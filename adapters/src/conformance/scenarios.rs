@@ -320,6 +320,26 @@ pub async fn a_burst_arrives_in_order(connect: &Connect) {
     }
 }
 
+/// A publisher's broadcasts to one room, to two rooms and to everyone
+/// reach a member of those rooms on another node in publish order, though
+/// brokers that route by room carry them on different channels.
+pub async fn room_and_namespace_broadcasts_keep_their_order(connect: &Connect) {
+    let nodes = start_nodes(connect, 2).await;
+    let mut b = client(&nodes[1], &["mixed", "other"]).await;
+    for i in 0..600 {
+        let to = match i % 3 {
+            0 => nodes[0].io.to("mixed"),
+            1 => nodes[0].io.to(vec!["mixed", "other"]),
+            _ => nodes[0].io.of("/").broadcast(),
+        };
+        to.emit("n", &i).unwrap();
+    }
+    for i in 0..600 {
+        assert_eq!(b.expect("n").await, vec![json!(i)], "in publish order");
+    }
+    b.expect_nothing(Duration::from_millis(200)).await;
+}
+
 /// Malformed or foreign bytes on the cluster channels are skipped; the
 /// subscription keeps working.
 pub async fn malformed_messages_are_skipped(connect: &Connect) {
