@@ -292,6 +292,75 @@ for (const { label, args, leftoverCommand, ours } of [
   });
 }
 
+// Node's sharded adapter on a Redis Cluster: a Node.js server
+// (`createShardedAdapter`, subscriptionMode "dynamic", node-redis
+// `createCluster`) and a Switchyard node (`--redis-format node
+// --redis-sharded`) count each other and deliver to rooms spread over every
+// shard, both ways.
+describe("Redis Cluster, Node's sharded adapter: a Node.js server and a Switchyard node", { timeout: 120000 }, () => {
+  const prefix = `e2e-sharded-${randomBytes(4).toString("hex")}`;
+  const here = path.dirname(new URL(import.meta.url).pathname);
+  let cluster = null;
+  const servers = {};
+  const clients = [];
+  const open = async (server, rooms = []) => {
+    const socket = await connect(`${servers[server].url}/ops`, { transports: ["websocket"] });
+    clients.push(socket);
+    if (rooms.length) await socket.emitWithAck("join", rooms);
+    return socket;
+  };
+  before(async () => {
+    cluster = await startRedisCluster();
+    const [m0, m1] = cluster.masters();
+    [servers.sy, servers.js] = await Promise.all([
+      startServer(binaries.node, {
+        args: ["--adapter", "redis", "--redis-url", `redis-cluster://127.0.0.1:${m0}?node=127.0.0.1:${m1}`,
+          "--redis-format", "node", "--redis-sharded", "--ops", "--prefix", prefix, "--node-id", "sy", "--request-timeout", "2000"],
+        captureLog: true,
+      }),
+      startServer(process.execPath, {
+        args: [path.join(here, "node-ops-server.mjs")],
+        env: { PREFIX: prefix, LABEL: "js", REQUEST_TIMEOUT: "2000", SHARDED: "1", REDIS_CLUSTER: "1", REDIS_URL: `redis://127.0.0.1:${m1}` },
+      }),
+    ]);
+  });
+  after(async () => {
+    closeAll(clients);
+    await Promise.all(Object.values(servers).map((s) => s.stop()));
+    await cluster?.stop();
+  });
+
+  it("each server counts the other (SHARDNUMSUB over the cluster)", async () => {
+    for (const server of ["sy", "js"]) {
+      const probe = await open(server);
+      await until(`${server} counts 2 servers`, async () => (await probe.emitWithAck("node")).servers === 2);
+    }
+  });
+
+  it("delivers to rooms on every shard, to everyone, and fetches sockets, both ways", async () => {
+    const rooms = Array.from({ length: 12 }, (_, i) => `room-${i}`);
+    const members = { sy: await open("sy", rooms), js: await open("js", rooms) };
+    const loners = { sy: await open("sy"), js: await open("js") };
+    for (const [from, to] of [["sy", "js"], ["js", "sy"]]) {
+      const publisher = await open(from);
+      for (const room of rooms) {
+        const got = [members.sy, members.js].map((s) => once(s, "room"));
+        await publisher.emitWithAck("emit", { to: [room] }, "room", room);
+        for (const args of await Promise.all(got)) assert.deepEqual(args, [room], `${from} to ${room}`);
+      }
+      const got = [members[to], loners[to]].map((s) => once(s, "all"));
+      await publisher.emitWithAck("emit", {}, "all", { from, bin: Buffer.from([1, 2]) });
+      for (const args of await Promise.all(got)) assert.deepEqual(args, [{ from, bin: Buffer.from([1, 2]) }]);
+      const fetched = await publisher.emitWithAck("fetch", { to: ["room-3"] });
+      assert.deepEqual(fetched.map((s) => s.id).sort(), [members.sy.id, members.js.id].sort());
+    }
+    // Private rooms (socket ids) ride the namespace channel, as Node's do.
+    const got = once(loners.js, "private");
+    await (await open("sy")).emitWithAck("emit", { to: [loners.js.id] }, "private", 1);
+    assert.deepEqual(await got, [1]);
+  });
+});
+
 describe("NATS cluster (3 servers)", { timeout: 120000 }, () => {
   const dir = mkdtempSync(path.join(tmpdir(), "sy-nats-cluster-"));
   let clientPorts = [], routePorts = [], monitorPorts = [];

@@ -19,10 +19,16 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const LABELS = { sy: "sy", js: "js" };
 
-// Twice: with responses on the shared channel (Node's default) and on each
-// requester's own (`publishOnSpecificResponseChannel`).
-for (const specific of [false, true]) {
-describe(`a Node.js server and a switchyard node on one Redis${specific ? ", responses on specific channels" : ""}`, () => {
+// Three times: with responses on the shared channel (Node's default), on
+// each requester's own (`publishOnSpecificResponseChannel`), and with Node's
+// sharded adapter (`createShardedAdapter`, SPUBLISH/SSUBSCRIBE, which one
+// Redis 7 serves too; the Redis Cluster case is in broker-clusters.test.mjs).
+// Emitters speak classic pub/sub only: their tests run in the classic modes.
+for (const mode of ["classic", "specific", "sharded"]) {
+const specific = mode === "specific";
+const sharded = mode === "sharded";
+const classicOnly = sharded ? it.skip : it;
+describe(`a Node.js server and a switchyard node on one Redis${specific ? ", responses on specific channels" : ""}${sharded ? ", Node's sharded adapter" : ""}`, () => {
   const prefix = `interop-${randomBytes(4).toString("hex")}`;
   const servers = {};
   const clients = [];
@@ -44,12 +50,16 @@ describe(`a Node.js server and a switchyard node on one Redis${specific ? ", res
         args: [
           "--adapter", "redis", "--ops", "--prefix", prefix, "--node-id", LABELS.sy, "--request-timeout", String(REQUEST_TIMEOUT),
           ...(specific ? ["--redis-specific-response-channel"] : []),
+          ...(sharded ? ["--redis-format", "node", "--redis-sharded"] : []),
         ],
         captureLog: true,
       }),
       startServer(process.execPath, {
         args: [path.join(here, "node-ops-server.mjs")],
-        env: { PREFIX: prefix, LABEL: LABELS.js, REQUEST_TIMEOUT: String(REQUEST_TIMEOUT), SPECIFIC_RESPONSE_CHANNEL: specific ? "1" : "" },
+        env: {
+          PREFIX: prefix, LABEL: LABELS.js, REQUEST_TIMEOUT: String(REQUEST_TIMEOUT),
+          SPECIFIC_RESPONSE_CHANNEL: specific ? "1" : "", SHARDED: sharded ? "1" : "",
+        },
       }),
     ]);
     redis = createClient({ url: "redis://127.0.0.1:6379" });
@@ -166,7 +176,7 @@ describe(`a Node.js server and a switchyard node on one Redis${specific ? ", res
     assert.deepEqual(fromSy, { at: "2026-11-25T09:46:40.123Z", nested: { list: [1, "two", { three: null }], big: 2 ** 40 } });
   });
 
-  it("accepts everything @socket.io/redis-emitter sends", async () => {
+  classicOnly("accepts everything @socket.io/redis-emitter sends", async () => {
     const emitter = new Emitter(redis, { key: prefix }).of("/ops");
     const s1 = await joined("sy", ["r"]);
     const s2 = await joined("js", ["r"]);
@@ -210,7 +220,7 @@ describe(`a Node.js server and a switchyard node on one Redis${specific ? ", res
     assert.ok(s1.connected && s2.connected);
   });
 
-  it("the Rust Emitter (switchyard_redis::Emitter) reaches clients on both servers", async () => {
+  classicOnly("the Rust Emitter (switchyard_redis::Emitter) reaches clients on both servers", async () => {
     const emit = (...args) =>
       new Promise((resolve, reject) => {
         const child = spawn(binaries.redisEmitter, ["--prefix", prefix, "--ns", "/ops", ...args], { stdio: ["ignore", "pipe", "inherit"] });
@@ -244,7 +254,7 @@ describe(`a Node.js server and a switchyard node on one Redis${specific ? ", res
     assert.deepEqual((await Promise.all(gone)).map((args) => args[0]), ["io server disconnect", "io server disconnect"]);
   });
 
-  it("logs and skips malformed messages on the adapter's channels", async () => {
+  classicOnly("logs and skips malformed messages on the adapter's channels", async () => {
     // Counted one by one; logged at most once every few seconds.
     const skippedCount = async () => {
       const text = await (await fetch(`${servers.sy.url}/metrics`)).text();
@@ -281,6 +291,26 @@ describe(`a Node.js server and a switchyard node on one Redis${specific ? ", res
     }
     assert.equal((await skippedCount()) - skippedBefore, garbage.length, servers.sy.log().slice(-3000));
     assert.match(servers.sy.log(), /skipping a malformed cluster message/);
+  });
+
+  (sharded ? it : it.skip)("logs and skips malformed messages on the sharded adapter's channels", async () => {
+    const skippedCount = async () => {
+      const text = await (await fetch(`${servers.sy.url}/metrics`)).text();
+      return Number(/^switchyard_cluster_skipped_messages_total\{[^}]*\} (\d+)$/m.exec(text)?.[1] ?? NaN);
+    };
+    const skippedBefore = await skippedCount();
+    // Both servers hear these; Node's adapter drops what it cannot decode
+    // and ignores messages of no namespace.
+    const garbage = [Buffer.from([0xc1]), "{not json", '{"type":3}', Buffer.from("not msgpack at all"), "[1,2]"];
+    for (const message of garbage) await redis.sPublish(`${prefix}#/ops#`, message);
+    for (let i = 0; (await skippedCount()) - skippedBefore < garbage.length && i < 100; i++) await sleep(50);
+    assert.equal((await skippedCount()) - skippedBefore, garbage.length, servers.sy.log().slice(-3000));
+    for (const server of ["sy", "js"]) {
+      const probe = await open(server);
+      const sockets = await probe.emitWithAck("fetch", {});
+      assert.ok(!sockets[0]?.error, JSON.stringify(sockets[0]));
+      assert.equal((await probe.emitWithAck("node")).servers, 2);
+    }
   });
 });
 }

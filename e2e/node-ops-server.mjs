@@ -2,26 +2,31 @@
 // the same `/ops` contract as the switchyard node (src/node/ops.rs), so the
 // interop tests drive both kinds of server the same way.
 //   PORT, REDIS_URL, PREFIX (the adapter's key), LABEL, REQUEST_TIMEOUT (ms),
-//   SPECIFIC_RESPONSE_CHANNEL (non-empty: publishOnSpecificResponseChannel)
+//   SPECIFIC_RESPONSE_CHANNEL (non-empty: publishOnSpecificResponseChannel),
+//   SHARDED (non-empty: createShardedAdapter, subscriptionMode "dynamic"),
+//   REDIS_CLUSTER (non-empty: REDIS_URL is a seed of a Redis Cluster)
 import { createServer } from "node:http";
 import { Server } from "socket.io";
-import { createAdapter } from "@socket.io/redis-adapter";
-import { createClient } from "redis";
+import { createAdapter, createShardedAdapter } from "@socket.io/redis-adapter";
+import { createClient, createCluster } from "redis";
 
 const env = process.env;
 const label = env.LABEL ?? "node";
-const pub = createClient({ url: env.REDIS_URL ?? "redis://127.0.0.1:6379" });
+const url = env.REDIS_URL ?? "redis://127.0.0.1:6379";
+const pub = env.REDIS_CLUSTER ? createCluster({ rootNodes: [{ url }] }) : createClient({ url });
 const sub = pub.duplicate();
 for (const client of [pub, sub]) client.on("error", (err) => console.error(`redis: ${err.message}`));
 await Promise.all([pub.connect(), sub.connect()]);
 
 const httpServer = createServer();
 const io = new Server(httpServer, {
-  adapter: createAdapter(pub, sub, {
-    key: env.PREFIX ?? "socket.io",
-    requestsTimeout: Number(env.REQUEST_TIMEOUT ?? 5000),
-    publishOnSpecificResponseChannel: Boolean(env.SPECIFIC_RESPONSE_CHANNEL),
-  }),
+  adapter: env.SHARDED
+    ? createShardedAdapter(pub, sub, { channelPrefix: env.PREFIX ?? "socket.io", subscriptionMode: "dynamic" })
+    : createAdapter(pub, sub, {
+        key: env.PREFIX ?? "socket.io",
+        requestsTimeout: Number(env.REQUEST_TIMEOUT ?? 5000),
+        publishOnSpecificResponseChannel: Boolean(env.SPECIFIC_RESPONSE_CHANNEL),
+      }),
 });
 const ops = io.of("/ops");
 

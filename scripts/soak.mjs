@@ -16,13 +16,13 @@
 //        [--clients 5000] [--warmup 120] [--sample 10] [--rooms 200] [--hold 30]
 //        [--window 30]
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { Node } from "../e2e/rolling/harness.mjs";
 import { binaries, freePort } from "../e2e/helpers.mjs";
+import { natsServer } from "./nats-server.mjs";
 
 const { values: opt } = parseArgs({
   options: {
@@ -48,29 +48,6 @@ const loadtest = path.join(path.dirname(binaries.node), "switchyard-loadtest");
 process.env.RUST_LOG ??= "warn";
 
 // ---- the broker: what it holds of ours ------------------------------------
-
-async function natsServer() {
-  const port = await freePort();
-  const monitor = await freePort();
-  const dir = mkdtempSync(path.join(tmpdir(), "soak-nats-"));
-  const child = spawn("nats-server", ["-a", "127.0.0.1", "-p", String(port), "-m", String(monitor), "-js", "-sd", dir], {
-    stdio: "ignore",
-  });
-  for (let i = 0; ; i++) {
-    const ok = await fetch(`http://127.0.0.1:${monitor}/healthz?js-enabled-only=true`).then((r) => r.ok).catch(() => false);
-    if (ok) break;
-    if (i > 100) throw new Error("nats-server did not start");
-    await sleep(100);
-  }
-  return {
-    url: `nats://127.0.0.1:${port}`,
-    monitor: `http://127.0.0.1:${monitor}`,
-    stop() {
-      child.kill("SIGKILL");
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
 
 function run(cmd, args) {
   return execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });

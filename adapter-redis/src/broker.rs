@@ -7,6 +7,7 @@
 
 use crate::channels::{RedisFormat, Subscription, name, subscription};
 use crate::node_format::NodeFormat;
+use crate::node_sharded::NodeShardedFormat;
 use crate::store::RedisStore;
 use crate::subscriptions::{Kind, Subscriptions, Target};
 use crate::topology::NodeClients;
@@ -96,9 +97,9 @@ pub struct RedisConfig {
     pub url: String,
     /// Channel prefix (Node's `key`); clusters with different prefixes share a server.
     pub prefix: String,
-    /// SPUBLISH/SSUBSCRIBE (sharded pub/sub, for Redis Cluster). Only with
-    /// [`RedisFormat::Switchyard`]: Node's sharded adapter speaks another
-    /// protocol, which this crate does not implement.
+    /// SPUBLISH/SSUBSCRIBE (sharded pub/sub, for Redis Cluster), with
+    /// [`RedisFormat::Switchyard`]; [`RedisFormat::NodeSharded`] is always
+    /// sharded, and [`RedisFormat::Node`] never (Node's classic adapter).
     pub sharded: bool,
     /// The wire format: Node's `@socket.io/redis-adapter` (the default, so
     /// Node.js servers and emitters share the cluster) or Switchyard's own.
@@ -136,7 +137,13 @@ impl RedisConfig {
                 self.specific_response_channel,
             )),
             RedisFormat::Switchyard => Arc::new(NativeFormat),
+            RedisFormat::NodeSharded => Arc::new(NodeShardedFormat::new(self.prefix.clone())),
         }
+    }
+
+    /// Whether messages go through sharded pub/sub.
+    pub fn is_sharded(&self) -> bool {
+        self.sharded || self.format == RedisFormat::NodeSharded
     }
 }
 
@@ -163,8 +170,7 @@ pub(crate) fn builder(config: &RedisConfig) -> Result<Builder, RedisError> {
     if config.sharded && config.format == RedisFormat::Node {
         return Err(RedisError::new(
             &config.url,
-            "sharded pub/sub needs the Switchyard format (Node's sharded adapter is not supported)"
-                .into(),
+            "Node's classic adapter has no sharded pub/sub: use the NodeSharded format (Node's createShardedAdapter) or the Switchyard format".into(),
         ));
     }
     let mut redis_config =
@@ -180,7 +186,7 @@ pub(crate) fn builder(config: &RedisConfig) -> Result<Builder, RedisError> {
         let _ = redis_config
             .server
             .set_cluster_discovery_policy(ClusterDiscoveryPolicy::UseCache);
-    } else if config.sharded {
+    } else if config.is_sharded() {
         tracing::warn!(broker = "redis", url = %redact(&config.url), "sharded pub/sub without a redis-cluster:// URL: fine on one server, but a Redis Cluster needs redis-cluster://host:port?node=host2:port2");
     }
     let max_delay = max_reconnect_delay.as_millis().min(u128::from(u32::MAX)) as u32;
@@ -237,7 +243,7 @@ impl RedisBroker {
             return Err(fail(e));
         }
         subscriber.init().await.map_err(|e| fail(e.to_string()))?;
-        tracing::info!(broker = "redis", url = %redact(&config.url), prefix = %config.prefix, sharded = config.sharded, format = ?config.format, "connected to Redis");
+        tracing::info!(broker = "redis", url = %redact(&config.url), prefix = %config.prefix, sharded = config.is_sharded(), format = ?config.format, "connected to Redis");
 
         let counters = Arc::new(BrokerCounters::default());
         let (incoming, deliveries) = mpsc::channel(INCOMING_CAPACITY);
@@ -254,7 +260,7 @@ impl RedisBroker {
             publisher.clone(),
             queue,
             counters.clone(),
-            config.sharded,
+            config.is_sharded(),
         ));
         let store = Arc::new(RedisStore {
             prefix: config.prefix.clone(),
@@ -457,7 +463,7 @@ impl RedisBroker {
         channels: Vec<Channel>,
         subscribe: bool,
     ) -> BoxFuture<Result<(), BrokerError>> {
-        let sharded = self.config.sharded;
+        let sharded = self.config.is_sharded();
         let mut targets: Vec<Target> = Vec::with_capacity(channels.len());
         for channel in &channels {
             match subscription(&self.config.prefix, self.config.format, channel) {
@@ -533,7 +539,7 @@ impl Broker for RedisBroker {
     fn subscriber_count(&self, channel: &Channel) -> BoxFuture<Result<usize, BrokerError>> {
         let channel = name(&self.config.prefix, self.config.format, channel);
         let publisher = self.publisher.clone();
-        let sharded = self.config.sharded;
+        let sharded = self.config.is_sharded();
         if let (Some(nodes), false) = (self.nodes.clone(), sharded) {
             // Classic subscribers are spread over the cluster's nodes.
             return Box::pin(async move {

@@ -9,6 +9,12 @@
 //! - `<key>-switchyard#<namespace>#`: what only Switchyard nodes say to
 //!   each other (heartbeats, presence), which Node's servers never hear.
 //!
+//! Node's sharded adapter (`createShardedAdapter`, `subscriptionMode`
+//! "dynamic"; SPUBLISH/SSUBSCRIBE):
+//! - `<key>#<namespace>#` broadcasts and requests, `<key>#<namespace>#<room>#`
+//!   broadcasts to one public room, `<key>#<namespace>#<uid>#` one node's
+//!   responses; `<key>-switchyard#<namespace>#` as above.
+//!
 //! Switchyard's own format keeps apart from those names, so both can share
 //! a server and a prefix: `<key>-cluster#<namespace>#`,
 //! `<key>-cluster#<namespace>#<room>#`, `<key>-cluster-node#<namespace>#<uid>#`.
@@ -24,6 +30,10 @@ pub enum RedisFormat {
     Node,
     /// Switchyard's own format (heartbeat membership, one encoding).
     Switchyard,
+    /// `@socket.io/redis-adapter` 8.2+ `createShardedAdapter` with
+    /// `subscriptionMode: "dynamic"` (sharded pub/sub, Redis 7+ or a
+    /// Redis Cluster): Node.js servers on sharded pub/sub share the cluster.
+    NodeSharded,
 }
 
 /// The Redis channel of a cluster channel.
@@ -53,6 +63,15 @@ pub fn name(prefix: &str, format: RedisFormat, channel: &Channel) -> String {
         (RedisFormat::Switchyard, Channel::Switchyard(ns)) => {
             format!("{prefix}-cluster-switchyard#{ns}#")
         }
+        // Requests share the broadcast channel, whose subscribers are the
+        // servers (Node's `serverCount()`, SHARDNUMSUB).
+        (
+            RedisFormat::NodeSharded,
+            Channel::Namespace(ns) | Channel::Requests(ns) | Channel::Responses(ns),
+        ) => format!("{prefix}#{ns}#"),
+        (RedisFormat::NodeSharded, Channel::Room { ns, room }) => format!("{prefix}#{ns}#{room}#"),
+        (RedisFormat::NodeSharded, Channel::Node { ns, node }) => format!("{prefix}#{ns}#{node}#"),
+        (RedisFormat::NodeSharded, Channel::Switchyard(ns)) => format!("{prefix}-switchyard#{ns}#"),
     }
 }
 

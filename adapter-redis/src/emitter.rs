@@ -233,7 +233,7 @@ impl Emitter {
             .encode(&message, to)
             .ok_or(EmitterError::Unsupported(shared.format.name()))?;
         let channel = name(&shared.config.prefix, shared.config.format, &channel);
-        let published: Result<i64, Error> = if shared.config.sharded {
+        let published: Result<i64, Error> = if shared.config.is_sharded() {
             shared.client.spublish(channel, bytes).await
         } else {
             shared.client.publish(channel, bytes).await

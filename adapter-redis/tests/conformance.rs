@@ -2,7 +2,7 @@
 //! 127.0.0.1:6379 (scripts/test.sh starts it when it is not running), in
 //! the default mode (Node's format, classic pub/sub); and the suite again
 //! in sharded mode (SPUBLISH/SSUBSCRIBE, which a standalone server also
-//! serves) with Switchyard's own format.
+//! serves) with Switchyard's own format and with Node's sharded adapter's.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::SocketAddr;
@@ -22,7 +22,7 @@ fn redis_addr() -> SocketAddr {
 async fn redis(
     prefix: String,
     addr: SocketAddr,
-    sharded: bool,
+    format: RedisFormat,
 ) -> (
     Arc<dyn Broker>,
     tokio::sync::mpsc::Receiver<switchyard_cluster::Delivery>,
@@ -30,12 +30,8 @@ async fn redis(
     let config = RedisConfig {
         url: format!("redis://{addr}"),
         prefix,
-        sharded,
-        format: if sharded {
-            RedisFormat::Switchyard
-        } else {
-            RedisFormat::Node
-        },
+        sharded: format != RedisFormat::Node,
+        format,
         max_reconnect_delay: Duration::from_millis(500),
         ..RedisConfig::default()
     };
@@ -45,16 +41,33 @@ async fn redis(
     (Arc::new(broker) as Arc<dyn Broker>, incoming)
 }
 
-switchyard_cluster::conformance_tests!(connect(|prefix| redis(prefix, redis_addr(), false)));
+switchyard_cluster::conformance_tests!(connect(|prefix| redis(
+    prefix,
+    redis_addr(),
+    RedisFormat::Node
+)));
 
 switchyard_cluster::outage_test!(
-    connect_through(|prefix, addr| redis(prefix, addr, false)),
+    connect_through(|prefix, addr| redis(prefix, addr, RedisFormat::Node)),
     redis_addr()
 );
 
 mod sharded {
     use super::*;
-    switchyard_cluster::conformance_tests!(connect(|prefix| redis(prefix, redis_addr(), true)));
+    switchyard_cluster::conformance_tests!(connect(|prefix| redis(
+        prefix,
+        redis_addr(),
+        RedisFormat::Switchyard
+    )));
+}
+
+mod node_sharded {
+    use super::*;
+    switchyard_cluster::conformance_tests!(connect(|prefix| redis(
+        prefix,
+        redis_addr(),
+        RedisFormat::NodeSharded
+    )));
 }
 
 #[tokio::test]
@@ -160,7 +173,7 @@ async fn a_packet_stream_expires_a_window_after_its_last_packet() {
     use switchyard_core::protocol::Packet;
     use switchyard_core::recovery::LoggedPacket;
     let prefix = format!("expiry-{}", std::process::id());
-    let (broker, _incoming) = redis(prefix.clone(), redis_addr(), false).await;
+    let (broker, _incoming) = redis(prefix.clone(), redis_addr(), RedisFormat::Node).await;
     let store = broker.session_store().expect("Redis keeps recovery data");
     let keep = Duration::from_millis(1500);
     let packet = LoggedPacket {

@@ -51,6 +51,13 @@ pub trait WireFormat: Send + Sync + 'static {
         true
     }
 
+    /// Whether a room has a channel of its own (when the format subscribes
+    /// to rooms): Node's sharded adapter gives none to private rooms.
+    fn room_has_channel(&self, room: &str) -> bool {
+        let _ = room;
+        true
+    }
+
     /// Where a message goes and its bytes; `None` when the format has no
     /// such message (Node's format has no heartbeats).
     fn encode(&self, message: &ClusterMessage, to: Destination<'_>) -> Option<(Channel, Bytes)>;

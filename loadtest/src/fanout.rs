@@ -1,6 +1,9 @@
 //! `fanout`: subscribers in one room spread over one or more nodes, one
 //! publisher at a fixed rate; measures delivery latency, loss, duplicates
-//! and order at every subscriber.
+//! and order at every subscriber. With `--rooms R`, subscribers are spread
+//! over R rooms whose members are each on one node (room k on node k mod
+//! N), and message s goes to room s mod R, published through node
+//! (k + 1) mod N: the traffic that interest routing keeps off the others.
 
 use crate::client::{Client, Incoming, Target, Transport, number_after};
 use crate::server::{CpuWindow, ServerCpu};
@@ -16,7 +19,7 @@ use tokio::sync::watch;
 /// Settings of the fanout scenario.
 #[derive(Debug, Clone, clap::Args)]
 pub struct FanoutArgs {
-    /// Subscribers, spread round-robin over the URLs.
+    /// Subscribers, spread round-robin over the URLs (over the rooms with `--rooms`).
     #[arg(long, default_value_t = 1000)]
     pub subscribers: usize,
     /// Messages per second from the publisher.
@@ -28,9 +31,12 @@ pub struct FanoutArgs {
     /// How long to publish, in seconds.
     #[arg(long, default_value_t = 10.0)]
     pub duration: f64,
-    /// Room name.
+    /// Room name (with `--rooms`, the prefix of `<room>-<k>`).
     #[arg(long, default_value = "fanout")]
     pub room: String,
+    /// Rooms the subscribers are spread over, each served by one node.
+    #[arg(long, default_value_t = 1)]
+    pub rooms: usize,
     /// Subscribers connected per second.
     #[arg(long, default_value_t = 1000.0)]
     pub connect_rate: f64,
@@ -51,6 +57,8 @@ pub struct FanoutReport {
     pub scenario: &'static str,
     /// Subscribers connected and joined.
     pub subscribers: usize,
+    /// Rooms they were spread over.
+    pub rooms: usize,
     /// Subscribers that failed to connect or join.
     pub connect_failures: usize,
     /// Messages published.
@@ -80,6 +88,7 @@ pub struct FanoutReport {
 }
 
 struct Seen {
+    joined: bool,
     bits: Vec<u64>,
     last: u64,
     delivered: u64,
@@ -91,6 +100,7 @@ struct Seen {
 impl Seen {
     fn new(total: u64) -> Seen {
         Seen {
+            joined: false,
             bits: vec![0; total as usize / 64 + 1],
             last: 0,
             delivered: 0,
@@ -133,11 +143,15 @@ pub async fn run(common: &Common, args: &FanoutArgs) -> Result<Outcome, String> 
         String::new()
     };
     let human = format!(
-        "fanout: {} subscribers{}, {} published, {}/{} delivered ({:.0}/s), lost {} ({:.4}%), duplicates {}, out of order {}\nlatency {}{}{slow}",
+        "fanout: {} subscribers{}{}, {} published, {}/{} delivered ({:.0}/s), lost {} ({:.4}%), duplicates {}, out of order {}\nlatency {}{}{slow}",
         report.subscribers,
         match report.connect_failures {
             0 => String::new(),
             n => format!(" ({n} could not connect)"),
+        },
+        match report.rooms {
+            1 => String::new(),
+            n => format!(" in {n} rooms"),
         },
         report.published,
         report.delivered,
@@ -161,6 +175,14 @@ async fn measure(common: &Common, args: &FanoutArgs) -> Result<FanoutReport, Str
     let targets = common.targets().await?;
     let clock = Instant::now();
     let total = (args.rate * args.duration).round() as u64;
+    let rooms = args.rooms.max(1);
+    let room_name = |k: usize| {
+        if rooms == 1 {
+            args.room.clone()
+        } else {
+            format!("{}-{k}", args.room)
+        }
+    };
     let (stop_tx, stop_rx) = watch::channel(false);
     let joined = Arc::new(AtomicUsize::new(0));
     let failed = Arc::new(AtomicUsize::new(0));
@@ -169,10 +191,14 @@ async fn measure(common: &Common, args: &FanoutArgs) -> Result<FanoutReport, Str
     let mut tasks = Vec::with_capacity(args.subscribers);
     let pause = Duration::from_secs_f64(1.0 / args.connect_rate.max(1.0));
     for i in 0..args.subscribers {
-        let target = targets[i % targets.len()].clone();
+        let target = if rooms == 1 {
+            targets[i % targets.len()].clone()
+        } else {
+            targets[(i % rooms) % targets.len()].clone()
+        };
         let source = common.source_address(i);
         let transport = common.transport(i);
-        let room = args.room.clone();
+        let room = room_name(i % rooms);
         let (joined, failed, mut stop) = (joined.clone(), failed.clone(), stop_rx.clone());
         let bar = bar.clone();
         tasks.push(tokio::spawn(async move {
@@ -186,6 +212,7 @@ async fn measure(common: &Common, args: &FanoutArgs) -> Result<FanoutReport, Str
                 }
             };
             joined.fetch_add(1, Ordering::Relaxed);
+            seen.joined = true;
             bar.inc(1);
             loop {
                 tokio::select! {
@@ -231,16 +258,26 @@ async fn measure(common: &Common, args: &FanoutArgs) -> Result<FanoutReport, Str
         }
     }
 
-    // Publish at the rate, stamping each message with the shared clock.
-    let mut publisher = Client::connect(
-        &targets[0],
-        common.source_address(args.subscribers),
-        Transport::WebSocket,
-        "/",
-        None,
-    )
-    .await
-    .map_err(|e| e.0)?;
+    // Publish at the rate, stamping each message with the shared clock:
+    // through the first node, or with several rooms through the node after
+    // the one serving the room.
+    let mut publishers = Vec::new();
+    for (j, target) in targets
+        .iter()
+        .enumerate()
+        .take(if rooms == 1 { 1 } else { targets.len() })
+    {
+        let publisher = Client::connect(
+            target,
+            common.source_address(args.subscribers + args.slow_consumers + 1 + j),
+            Transport::WebSocket,
+            "/",
+            None,
+        )
+        .await
+        .map_err(|e| e.0)?;
+        publishers.push(publisher);
+    }
     let padding = "x".repeat(args.size.saturating_sub(40));
     let bar = progress(common, total, "published");
     let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / args.rate));
@@ -249,11 +286,13 @@ async fn measure(common: &Common, args: &FanoutArgs) -> Result<FanoutReport, Str
     for seq in 0..total {
         ticker.tick().await;
         let t = clock.elapsed().as_nanos() as u64;
+        let k = (seq % rooms as u64) as usize;
         let body = format!(
             r#"["publish",{{"room":"{}","payload":{{"t":{t},"s":{seq},"p":"{padding}"}}}}]"#,
-            args.room
+            room_name(k)
         );
-        publisher
+        let through = (k + 1) % publishers.len();
+        publishers[through]
             .emit(&body)
             .await
             .map_err(|e| format!("publisher: {e}"))?;
@@ -264,12 +303,19 @@ async fn measure(common: &Common, args: &FanoutArgs) -> Result<FanoutReport, Str
     tokio::time::sleep(Duration::from_secs_f64(args.drain)).await;
     let mut server = cpu.finish(0);
     let _ = stop_tx.send(true);
-    publisher.close().await;
+    for publisher in publishers {
+        publisher.close().await;
+    }
 
     let mut latency = histogram();
-    let (mut delivered, mut duplicates, mut out_of_order) = (0, 0, 0);
-    for task in tasks {
+    let (mut delivered, mut duplicates, mut out_of_order, mut expected) = (0, 0, 0, 0);
+    // Room k gets the messages s with s mod R = k.
+    let per_room = |k: usize| total / rooms as u64 + u64::from((k as u64) < total % rooms as u64);
+    for (i, task) in tasks.into_iter().enumerate() {
         if let Ok(seen) = task.await {
+            if seen.joined {
+                expected += per_room(i % rooms);
+            }
             delivered += seen.delivered;
             duplicates += seen.duplicates;
             out_of_order += seen.out_of_order;
@@ -279,7 +325,6 @@ async fn measure(common: &Common, args: &FanoutArgs) -> Result<FanoutReport, Str
     let slow_consumers = slow.len();
     let slow_consumers_cut = was_cut(slow).await;
     let subscribers = joined.load(Ordering::Relaxed);
-    let expected = total * subscribers as u64;
     if let Some(server) = &mut server {
         server.cpu_us_per_unit =
             (delivered > 0).then(|| server.cpu_seconds * 1e6 / delivered as f64);
@@ -287,6 +332,7 @@ async fn measure(common: &Common, args: &FanoutArgs) -> Result<FanoutReport, Str
     Ok(FanoutReport {
         scenario: "fanout",
         subscribers,
+        rooms,
         connect_failures: failed.load(Ordering::Relaxed),
         published: total,
         expected,

@@ -37,15 +37,18 @@ pub struct Cli {
     #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
     pub redis_url: String,
 
-    /// Use sharded pub/sub (SPUBLISH/SSUBSCRIBE), for Redis Cluster
-    /// (Switchyard nodes only: implies `--redis-format switchyard`).
+    /// Use sharded pub/sub (SPUBLISH/SSUBSCRIBE), for Redis Cluster: in
+    /// Switchyard's format (the default with this flag), or with
+    /// `--redis-format node` in the format of Node's sharded adapter
+    /// (`createShardedAdapter`, `subscriptionMode: "dynamic"`).
     #[arg(long, env = "REDIS_SHARDED", value_parser = BoolishValueParser::new())]
     pub redis_sharded: bool,
 
     /// Wire format on Redis: `node` is `@socket.io/redis-adapter` 8.x, so
     /// Node.js servers and `@socket.io/redis-emitter` share the cluster;
     /// `switchyard` is the native format (heartbeat membership). Default:
-    /// `node`, or `switchyard` with `--redis-sharded`.
+    /// `node`, or `switchyard` with `--redis-sharded` (`node` with
+    /// `--redis-sharded` is Node's sharded adapter).
     #[arg(long, env = "REDIS_FORMAT", value_enum)]
     pub redis_format: Option<RedisFormatKind>,
 

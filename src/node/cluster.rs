@@ -17,6 +17,7 @@ pub async fn join(cli: &Cli) -> Result<Option<Cluster>, NodeError> {
                 prefix: cli.prefix.clone(),
                 sharded: cli.redis_sharded,
                 format: match cli.redis_format {
+                    Some(RedisFormatKind::Node) if cli.redis_sharded => RedisFormat::NodeSharded,
                     Some(RedisFormatKind::Node) => RedisFormat::Node,
                     Some(RedisFormatKind::Switchyard) => RedisFormat::Switchyard,
                     None if cli.redis_sharded => RedisFormat::Switchyard,

@@ -165,6 +165,7 @@ impl AdapterInner {
         }
         rooms
             .into_iter()
+            .filter(|room| self.cluster.format.room_has_channel(room))
             .map(|room| Channel::Room {
                 ns: self.ns.clone(),
                 room,
