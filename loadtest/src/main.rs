@@ -7,6 +7,8 @@
 //! switchyard-loadtest --url http://127.0.0.1:3000 connect --clients 10000 --rate 2000 --hold 10
 //! switchyard-loadtest --url http://127.0.0.1:3000 echo --clients 100 --duration 10
 //! switchyard-loadtest --url http://127.0.0.1:3000 fanout --subscribers 1000 --rate 200
+//! switchyard-loadtest --url http://127.0.0.1:3001 --url http://127.0.0.1:3002 --source-addresses 64 \
+//!     fanout --workers 6 --subscribers 100000 --rooms 100 --rate 10 --all-rate 1
 //! switchyard-loadtest --url http://127.0.0.1:3000 churn --concurrency 50 --duration 30
 //! switchyard-loadtest floor --sockets 1000 --size 100 --duration 5
 //! ```
@@ -176,6 +178,17 @@ pub struct Outcome {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let common = &cli.common;
+    if let Scenario::Fanout(args) = &cli.scenario
+        && let Some(index) = args.worker
+    {
+        return match fanout::worker(common, args, index).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("switchyard-loadtest worker {index}: {e}");
+                ExitCode::from(2)
+            }
+        };
+    }
     let result = match &cli.scenario {
         Scenario::Connect(args) => connect::run(common, args).await,
         Scenario::Echo(args) => echo::run(common, args).await,

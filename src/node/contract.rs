@@ -5,8 +5,9 @@
 //! - `join(room, ack)` joins and answers `true`;
 //! - `leave(room, ack)` leaves and answers `true`;
 //! - `publish({room, payload, except?})` emits `msg` with `payload` to
-//!   `room`, minus the sockets of `except` (a room or a list of rooms),
-//!   cluster-wide when an adapter is configured;
+//!   `room` (to everyone in the namespace when `room` is null), minus the
+//!   sockets of `except` (a room or a list of rooms), cluster-wide when an
+//!   adapter is configured;
 //! - presence (demo behaviour, unauthenticated: any client may claim any
 //!   user id): a CONNECT auth payload `{user: "<id>"}` names the socket's
 //!   user; `presence(ack)` answers `{users: {"<id>": <sessions>, …}}` for
@@ -74,12 +75,12 @@ pub fn install(io: &SocketIo) {
             match event.take_arg::<Publish>(0) {
                 Ok(p) => {
                     let except = p.except.map(Rooms::into_vec).unwrap_or_default();
-                    if let Err(e) = socket
-                        .ns()
-                        .to(p.room)
-                        .except(except)
-                        .emit("msg", &p.payload)
-                    {
+                    // No room: to everyone in the namespace.
+                    let to = match p.room {
+                        Some(room) => socket.ns().to(room),
+                        None => socket.ns().broadcast(),
+                    };
+                    if let Err(e) = to.except(except).emit("msg", &p.payload) {
                         tracing::debug!(error = %e, "publish failed");
                     }
                 }
@@ -91,7 +92,7 @@ pub fn install(io: &SocketIo) {
 
 #[derive(Deserialize)]
 struct Publish {
-    room: String,
+    room: Option<String>,
     payload: Value,
     #[serde(default)]
     except: Option<Rooms>,
