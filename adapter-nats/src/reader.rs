@@ -86,6 +86,8 @@ struct Item {
 #[derive(Default)]
 struct Reader {
     subscriptions: Vec<(String, Subscriber)>,
+    /// Subject → its place in `subscriptions`.
+    places: HashMap<String, usize>,
     pending: Vec<Item>,
 }
 
@@ -101,17 +103,25 @@ impl Reader {
         loop {
             match control.poll_recv(cx) {
                 Poll::Ready(Some(Control::Add(subject, subscriber))) => {
-                    self.subscriptions.retain(|(s, _)| *s != subject);
-                    self.subscriptions.push((subject, subscriber));
+                    if let Some(&at) = self.places.get(&subject) {
+                        self.subscriptions[at].1 = subscriber;
+                    } else {
+                        self.places
+                            .insert(subject.clone(), self.subscriptions.len());
+                        self.subscriptions.push((subject, subscriber));
+                    }
                 }
                 Poll::Ready(Some(Control::Remove(subject))) => {
-                    self.subscriptions.retain(|(s, _)| *s != subject);
+                    if let Some(at) = self.places.get(&subject).copied() {
+                        self.remove(at);
+                    }
                 }
                 Poll::Ready(None) => return Poll::Ready(true),
                 Poll::Pending => break,
             }
         }
-        self.subscriptions.retain_mut(|(_, subscriber)| {
+        let mut ended = Vec::new();
+        for (at, (_, subscriber)) in self.subscriptions.iter_mut().enumerate() {
             loop {
                 match Pin::new(&mut *subscriber).poll_next(cx) {
                     Poll::Ready(Some(message)) => self.pending.push(Item {
@@ -122,15 +132,30 @@ impl Reader {
                         },
                         confirmed: false,
                     }),
-                    Poll::Ready(None) => return false,
-                    Poll::Pending => return true,
+                    Poll::Ready(None) => {
+                        ended.push(at);
+                        break;
+                    }
+                    Poll::Pending => break,
                 }
             }
-        });
+        }
+        for at in ended.into_iter().rev() {
+            self.remove(at);
+        }
         if self.pending.is_empty() {
             Poll::Pending
         } else {
             Poll::Ready(false)
+        }
+    }
+
+    /// Drops the subscription at `at` (dropping a subscriber unsubscribes).
+    fn remove(&mut self, at: usize) {
+        let (subject, _) = self.subscriptions.swap_remove(at);
+        self.places.remove(&subject);
+        if let Some((moved, _)) = self.subscriptions.get(at) {
+            self.places.insert(moved.clone(), at);
         }
     }
 

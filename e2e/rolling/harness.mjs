@@ -13,8 +13,8 @@ import { binaries, freePort, startBalancer } from "../helpers.mjs";
 
 /** A node on a fixed port, restartable on that port. */
 export class Node {
-  constructor(index, port, { adapter, prefix, extraArgs = [], log = false }) {
-    Object.assign(this, { index, port, adapter, prefix, extraArgs, log });
+  constructor(index, port, { adapter, prefix, extraArgs = [], log = false, recovery = true }) {
+    Object.assign(this, { index, port, adapter, prefix, extraArgs, log, recovery });
     this.url = `http://127.0.0.1:${port}`;
     this.child = null;
     this.output = "";
@@ -23,7 +23,7 @@ export class Node {
   async start() {
     const args = [
       "--port", String(this.port), "--adapter", this.adapter, "--prefix", this.prefix,
-      "--node-id", `n${this.index}`, "--recovery", "--heartbeat-interval", "1000",
+      "--node-id", `n${this.index}`, ...(this.recovery ? ["--recovery"] : []), "--heartbeat-interval", "1000",
       "--heartbeat-timeout", "3000", ...this.extraArgs,
     ];
     this.child = spawn(binaries.node, args, {

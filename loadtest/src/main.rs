@@ -179,12 +179,12 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let common = &cli.common;
     if let Scenario::Fanout(args) = &cli.scenario
-        && let Some(index) = args.worker
+        && args.is_worker()
     {
-        return match fanout::worker(common, args, index).await {
+        return match fanout::worker(common, args).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!("switchyard-loadtest worker {index}: {e}");
+                eprintln!("switchyard-loadtest worker: {e}");
                 ExitCode::from(2)
             }
         };

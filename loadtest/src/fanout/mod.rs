@@ -61,6 +61,20 @@ pub struct FanoutArgs {
     /// Internal: run as worker i of `--workers`.
     #[arg(long, hide = true)]
     pub worker: Option<usize>,
+    /// Wait on this address for the `--workers` workers, started elsewhere
+    /// with `--coordinator`, instead of starting them.
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// Run as a worker of the coordinator at this address (host:port).
+    #[arg(long)]
+    pub coordinator: Option<String>,
+}
+
+impl FanoutArgs {
+    /// Whether this process is a worker of another.
+    pub fn is_worker(&self) -> bool {
+        self.worker.is_some() || self.coordinator.is_some()
+    }
 }
 
 /// Nanoseconds since the Unix epoch: one clock for every process.
@@ -83,10 +97,27 @@ fn planned(args: &FanoutArgs) -> Totals {
     }
 }
 
-/// Runs worker `index` of `--workers` (its lines go to the coordinator).
-pub async fn worker(common: &Common, args: &FanoutArgs, index: usize) -> Result<(), String> {
+/// Runs as a worker: started by the coordinator (lines on standard input
+/// and output) or joining it over TCP.
+pub async fn worker(common: &Common, args: &FanoutArgs) -> Result<(), String> {
     let targets = common.targets().await?;
-    workers::run(common, args, &targets, index, planned(args)).await
+    let (at, lines, out): (_, workers::Reader, workers::Writer) = match &args.coordinator {
+        Some(address) => {
+            let (index, count, lines, out) = workers::join(address).await?;
+            ((index, count), lines, out)
+        }
+        None => {
+            let stdin = tokio::io::BufReader::new(
+                Box::new(tokio::io::stdin()) as Box<dyn tokio::io::AsyncRead + Unpin + Send>
+            );
+            (
+                (args.worker.unwrap_or(0), args.workers),
+                tokio::io::AsyncBufReadExt::lines(stdin),
+                Box::new(tokio::io::stdout()),
+            )
+        }
+    };
+    workers::run(common, args, &targets, at, planned(args), lines, out).await
 }
 
 /// What a fanout run measured.
@@ -117,6 +148,11 @@ pub struct FanoutReport {
     pub duplicates: u64,
     /// Deliveries older than one already seen by the same subscriber.
     pub out_of_order: u64,
+    /// Some room messages (sequence numbers; message s went to room s mod
+    /// R) that a subscriber missed.
+    pub missing: Vec<u64>,
+    /// Some messages to everyone that a subscriber missed.
+    pub missing_to_all: Vec<u64>,
     /// Loss as a fraction of expected.
     pub loss_ratio: f64,
     /// Deliveries per second over the publishing window.
@@ -142,8 +178,16 @@ pub async fn run(common: &Common, args: &FanoutArgs) -> Result<Outcome, String> 
     } else {
         String::new()
     };
+    let missing = if report.missing.is_empty() && report.missing_to_all.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "\nmissed (some sequence numbers): to rooms {:?}, to everyone {:?}",
+            report.missing, report.missing_to_all
+        )
+    };
     let human = format!(
-        "fanout: {} subscribers{}{}, {} published{}, {}/{} delivered ({:.0}/s), lost {} ({:.4}%), duplicates {}, out of order {}\nlatency {}{}{slow}",
+        "fanout: {} subscribers{}{}, {} published{}, {}/{} delivered ({:.0}/s), lost {} ({:.4}%), duplicates {}, out of order {}{missing}\nlatency {}{}{slow}",
         report.subscribers,
         match report.connect_failures {
             0 => String::new(),
@@ -184,7 +228,12 @@ async fn measure(common: &Common, args: &FanoutArgs) -> Result<FanoutReport, Str
     }
     let limit = ready_limit(args, args.subscribers);
     let (mut local, mut spawned) = (None, Vec::new());
-    if workers > 1 {
+    if let Some(listen) = &args.listen {
+        spawned = workers::accept(listen, workers, limit).await?;
+        for worker in &mut spawned {
+            worker.ready(limit).await?;
+        }
+    } else if workers > 1 {
         spawned = workers::spawn(workers)?;
         for worker in &mut spawned {
             worker.ready(limit).await?;
@@ -211,13 +260,17 @@ async fn measure(common: &Common, args: &FanoutArgs) -> Result<FanoutReport, Str
         publish_to_rooms(common, args, &targets, totals.rooms),
         publish_to_all(common, args, &targets[0], totals.all)
     );
-    let published = Totals {
-        rooms: rooms?,
-        all: all?,
-    };
+    let ((rooms, mut publishers), (all, to_all)) = (rooms?, all?);
+    let published = Totals { rooms, all };
     let window = started.elapsed();
     tokio::time::sleep(Duration::from_secs_f64(args.drain)).await;
     let mut server = cpu.finish(0);
+    // Closed only now: a client that closes with unread bytes resets its
+    // connection, and the server may lose what it had not read yet.
+    publishers.extend(to_all);
+    for publisher in publishers {
+        publisher.close().await;
+    }
 
     let mut tally = match local {
         Some(subs) => subs.finish(published).await,
@@ -246,6 +299,8 @@ async fn measure(common: &Common, args: &FanoutArgs) -> Result<FanoutReport, Str
         lost: expected.saturating_sub(delivered),
         duplicates: tally.duplicates,
         out_of_order: tally.out_of_order,
+        missing: std::mem::take(&mut tally.missing),
+        missing_to_all: std::mem::take(&mut tally.missing_to_all),
         loss_ratio: if expected == 0 {
             0.0
         } else {
@@ -272,15 +327,26 @@ async fn publisher(common: &Common, target: &Target, slot: usize) -> Result<Clie
     .map_err(|e| format!("publisher: {}", e.0))
 }
 
+/// Makes sure the server read everything `publisher` sent (its answer to
+/// an echo comes after).
+async fn settled(publisher: &mut Client) -> Result<(), String> {
+    publisher
+        .emit_with_ack(r#"["echo",1]"#, Duration::from_secs(60))
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("publisher: {}", e.0))
+}
+
 /// Publishes `total` room messages at `--rate`, each stamped with the
 /// clock: through the first node, or with several rooms through the node
-/// after the one serving the room.
+/// after the one serving the room. Returns the publishers, for the caller
+/// to close after the drain.
 async fn publish_to_rooms(
     common: &Common,
     args: &FanoutArgs,
     targets: &[Target],
     total: u64,
-) -> Result<u64, String> {
+) -> Result<(u64, Vec<Client>), String> {
     let rooms = args.rooms.max(1);
     let mut publishers = Vec::new();
     let through = if rooms == 1 { 1 } else { targets.len() };
@@ -307,10 +373,10 @@ async fn publish_to_rooms(
         bar.inc(1);
     }
     bar.finish_and_clear();
-    for publisher in publishers {
-        publisher.close().await;
+    for publisher in &mut publishers {
+        settled(publisher).await?;
     }
-    Ok(total)
+    Ok((total, publishers))
 }
 
 /// Publishes `total` messages to everyone at `--all-rate`.
@@ -319,9 +385,9 @@ async fn publish_to_all(
     args: &FanoutArgs,
     target: &Target,
     total: u64,
-) -> Result<u64, String> {
+) -> Result<(u64, Option<Client>), String> {
     if total == 0 {
-        return Ok(0);
+        return Ok((0, None));
     }
     let slot = args.subscribers + args.slow_consumers + 1 + common.url.len();
     let mut client = publisher(common, target, slot).await?;
@@ -338,8 +404,8 @@ async fn publish_to_all(
             .await
             .map_err(|e| format!("publisher to everyone: {e}"))?;
     }
-    client.close().await;
-    Ok(total)
+    settled(&mut client).await?;
+    Ok((total, Some(client)))
 }
 
 /// Reads what the slow consumers left unread: those whose stream ends with

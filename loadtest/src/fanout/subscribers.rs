@@ -26,7 +26,16 @@ impl Stream {
             last: None,
         }
     }
+
+    fn has(&self, seq: u64) -> bool {
+        self.bits
+            .get((seq / 64) as usize)
+            .is_some_and(|word| word & (1 << (seq % 64)) != 0)
+    }
 }
+
+/// At most this many missing sequence numbers are named in a report.
+const MISSING_NAMED: usize = 20;
 
 /// What one subscriber saw: the room stream (`"s"`) and the stream to
 /// everyone (`"a"`).
@@ -99,6 +108,10 @@ pub struct Tally {
     pub out_of_order: u64,
     /// Latency in µs as (value, count) pairs.
     pub latency: Vec<(u64, u64)>,
+    /// Some room messages (sequence numbers) a joined subscriber missed.
+    pub missing: Vec<u64>,
+    /// Some messages to everyone a joined subscriber missed.
+    pub missing_to_all: Vec<u64>,
 }
 
 impl Tally {
@@ -111,6 +124,15 @@ impl Tally {
         self.duplicates += other.duplicates;
         self.out_of_order += other.out_of_order;
         self.latency.extend(other.latency);
+        for (mine, theirs) in [
+            (&mut self.missing, other.missing),
+            (&mut self.missing_to_all, other.missing_to_all),
+        ] {
+            mine.extend(theirs);
+            mine.sort_unstable();
+            mine.dedup();
+            mine.truncate(MISSING_NAMED);
+        }
     }
 
     /// The latency histogram.
@@ -260,6 +282,13 @@ impl Subscribers {
             if seen.joined {
                 tally.joined += 1;
                 tally.expected += per_room(i as u64 % rooms) + totals.all;
+                let k = i as u64 % rooms;
+                let room = (k..totals.rooms).step_by(rooms as usize);
+                missed(&mut tally.missing, room.filter(|&s| !seen.room.has(s)));
+                missed(
+                    &mut tally.missing_to_all,
+                    (0..totals.all).filter(|&s| !seen.all.has(s)),
+                );
             } else {
                 tally.failed += 1;
             }
@@ -273,6 +302,18 @@ impl Subscribers {
             .map(|v| (v.value_iterated_to(), v.count_at_value()))
             .collect();
         tally
+    }
+}
+
+/// Adds missed sequence numbers to a short, sorted list.
+fn missed(list: &mut Vec<u64>, seqs: impl Iterator<Item = u64>) {
+    for seq in seqs {
+        if list.len() >= MISSING_NAMED {
+            return;
+        }
+        if let Err(at) = list.binary_search(&seq) {
+            list.insert(at, seq);
+        }
     }
 }
 

@@ -1,9 +1,12 @@
 //! Fanout over several processes (`--workers N`): one process can open
 //! about 20,000 files, so big runs spread their subscribers over worker
 //! processes. The coordinator starts the workers (this program again, with
-//! `--worker i`), waits until each says `ready <joined> <failed>`,
-//! publishes, then writes `stop <room messages> <messages to everyone>`
-//! to each and merges the tallies they print (one JSON line each).
+//! `--worker i`) — or, with `--listen`, waits for N workers started
+//! elsewhere with `--coordinator host:port` (containers, other hosts),
+//! telling each `worker <i> <N>` — then waits until each says `ready
+//! <joined> <failed>`, publishes, writes `stop <room messages> <messages
+//! to everyone>` to each and merges the tallies they answer (one JSON line
+//! each). Every worker is given the same scenario flags.
 //! Subscriber i belongs to worker i mod N and keeps its source address
 //! (127.0.0.x) and room; latency is stamped with the wall clock, which the
 //! processes of one machine share.
@@ -13,15 +16,25 @@ use super::subscribers::{self, Tally, Totals};
 use crate::Common;
 use crate::client::Target;
 use std::process::Stdio;
-use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
-use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, Lines};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::process::{Child, Command};
 
-/// A worker process and its pipes.
+/// Lines from the other side.
+pub type Reader = Lines<BufReader<Box<dyn AsyncRead + Unpin + Send>>>;
+/// Lines to the other side.
+pub type Writer = Box<dyn AsyncWrite + Unpin + Send>;
+
+/// A worker: a child process and its pipes, or a connection.
 pub struct Worker {
-    child: Child,
-    stdin: ChildStdin,
-    lines: Lines<BufReader<ChildStdout>>,
+    child: Option<Child>,
+    stdin: Writer,
+    lines: Reader,
+}
+
+fn reader(read: impl AsyncRead + Unpin + Send + 'static) -> Reader {
+    BufReader::new(Box::new(read) as Box<dyn AsyncRead + Unpin + Send>).lines()
 }
 
 /// Starts `count` workers with this process's own arguments.
@@ -43,15 +56,82 @@ pub fn spawn(count: usize) -> Result<Vec<Worker>, String> {
                 return Err(format!("worker {i} has no pipes"));
             };
             Ok(Worker {
-                child,
-                stdin,
-                lines: BufReader::new(stdout).lines(),
+                child: Some(child),
+                stdin: Box::new(stdin),
+                lines: reader(stdout),
             })
         })
         .collect()
 }
 
+/// Waits on `listen` for `count` workers started with `--coordinator`.
+pub async fn accept(listen: &str, count: usize, limit: Duration) -> Result<Vec<Worker>, String> {
+    let listener = TcpListener::bind(listen)
+        .await
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let mut workers = Vec::with_capacity(count);
+    for i in 0..count {
+        let (stream, _) = tokio::time::timeout(limit, listener.accept())
+            .await
+            .map_err(|_| format!("{i} of {count} workers came"))?
+            .map_err(|e| format!("accepting a worker: {e}"))?;
+        let _ = stream.set_nodelay(true);
+        let (read, write) = stream.into_split();
+        let mut worker = Worker {
+            child: None,
+            stdin: Box::new(write),
+            lines: reader(read),
+        };
+        worker.send(&format!("worker {i} {count}\n")).await?;
+        workers.push(worker);
+    }
+    Ok(workers)
+}
+
+/// Connects to the coordinator (trying for a minute): the worker's index,
+/// the number of workers, and the lines to and from the coordinator.
+pub async fn join(coordinator: &str) -> Result<(usize, usize, Reader, Writer), String> {
+    let by = Instant::now() + Duration::from_secs(60);
+    let stream = loop {
+        match TcpStream::connect(coordinator).await {
+            Ok(stream) => break stream,
+            Err(e) if Instant::now() > by => {
+                return Err(format!("cannot reach the coordinator {coordinator}: {e}"));
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+        }
+    };
+    let (read, write) = stream.into_split();
+    let mut lines = reader(read);
+    let line = lines
+        .next_line()
+        .await
+        .map_err(|e| e.to_string())?
+        .unwrap_or_default();
+    let mut words = line.split_whitespace();
+    match (words.next(), words.next(), words.next()) {
+        (Some("worker"), Some(i), Some(n)) => Ok((
+            i.parse().map_err(|_| format!("bad line {line:?}"))?,
+            n.parse().map_err(|_| format!("bad line {line:?}"))?,
+            lines,
+            Box::new(write),
+        )),
+        _ => Err(format!("the coordinator said {line:?}")),
+    }
+}
+
 impl Worker {
+    async fn send(&mut self, line: &str) -> Result<(), String> {
+        self.stdin
+            .write_all(line.as_bytes())
+            .await
+            .map_err(|e| format!("writing to a worker: {e}"))?;
+        self.stdin
+            .flush()
+            .await
+            .map_err(|e| format!("writing to a worker: {e}"))
+    }
+
     async fn line(&mut self, limit: Duration) -> Result<String, String> {
         match tokio::time::timeout(limit, self.lines.next_line()).await {
             Ok(Ok(Some(line))) => Ok(line),
@@ -76,27 +156,30 @@ impl Worker {
 
     /// Tells the worker to stop and takes its tally.
     pub async fn finish(mut self, totals: Totals) -> Result<Tally, String> {
-        let stop = format!("stop {} {}\n", totals.rooms, totals.all);
-        self.stdin
-            .write_all(stop.as_bytes())
-            .await
-            .map_err(|e| format!("writing to a worker: {e}"))?;
+        self.send(&format!("stop {} {}\n", totals.rooms, totals.all))
+            .await?;
         let line = self.line(Duration::from_secs(120)).await?;
         let tally = serde_json::from_str(&line).map_err(|e| format!("a worker's tally: {e}"))?;
-        let _ = self.child.wait().await;
+        if let Some(child) = &mut self.child {
+            let _ = child.wait().await;
+        }
         Ok(tally)
     }
 }
 
-/// Runs worker `index`: its share of the subscribers, until told to stop.
+/// Runs worker `index` of `workers`: its share of the subscribers, until
+/// the coordinator (`lines`, `out`) tells it to stop.
+#[allow(clippy::too_many_arguments)]
 pub async fn run(
     common: &Common,
     args: &FanoutArgs,
     targets: &[Target],
-    index: usize,
+    (index, workers): (usize, usize),
     totals: Totals,
+    mut lines: Reader,
+    mut out: Writer,
 ) -> Result<(), String> {
-    let workers = args.workers.max(1);
+    let workers = workers.max(1);
     let mine: Vec<usize> = (0..args.subscribers)
         .filter(|i| i % workers == index)
         .collect();
@@ -111,9 +194,8 @@ pub async fn run(
     )
     .await;
     let (joined, failed) = subscribers.ready(super::ready_limit(args, count)).await;
-    say(&format!("ready {joined} {failed}")).await?;
-    let mut stdin = BufReader::new(tokio::io::stdin()).lines();
-    let line = stdin
+    say(&mut out, &format!("ready {joined} {failed}")).await?;
+    let line = lines
         .next_line()
         .await
         .map_err(|e| e.to_string())?
@@ -123,11 +205,11 @@ pub async fn run(
         return Err(format!("the coordinator said {line:?}, not stop"));
     };
     let tally = subscribers.finish(Totals { rooms, all }).await;
-    say(&serde_json::to_string(&tally).map_err(|e| e.to_string())?).await
+    let tally = serde_json::to_string(&tally).map_err(|e| e.to_string())?;
+    say(&mut out, &tally).await
 }
 
-async fn say(line: &str) -> Result<(), String> {
-    let mut out = tokio::io::stdout();
+async fn say(out: &mut Writer, line: &str) -> Result<(), String> {
     out.write_all(format!("{line}\n").as_bytes())
         .await
         .map_err(|e| e.to_string())?;
