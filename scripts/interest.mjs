@@ -12,7 +12,7 @@
 // the cluster. Exits 1 on any loss. BENCHMARKS.md, "Interest routing".
 //
 //   node scripts/interest.mjs [--setups redis-node,redis,redis-node-sharded,nats,amqp]
-//        [--nodes 1,2,4,6] [--rooms 1000] [--rate 500] [--duration 10]
+//        [--nodes 1,2,4,6] [--rooms 1000] [--rate 500] [--duration 10] [--drain 2]
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import path from "node:path";
@@ -28,6 +28,7 @@ const { values: opt } = parseArgs({
     rooms: { type: "string", default: "1000" },
     rate: { type: "string", default: "500" },
     duration: { type: "string", default: "10" },
+    drain: { type: "string", default: "2" },
   },
 });
 const loadtest = path.join(path.dirname(binaries.node), "switchyard-loadtest");
@@ -104,12 +105,20 @@ async function measure(name, count) {
     const args = [
       ...nodes.flatMap((n) => ["--url", n.url]), "--json", "--max-loss", "0",
       "fanout", "--subscribers", opt.rooms, "--rooms", opt.rooms, "--rate", opt.rate,
-      "--duration", opt.duration, "--connect-rate", "500", "--drain", "2",
+      "--duration", opt.duration, "--connect-rate", "500", "--drain", opt.drain,
     ];
     // Counted over the whole run: connects and joins take nothing from the
     // broker; heartbeats (every node's, each second) are in "all".
     const before = await sample(nodes, { ...setup, port }, nats);
-    const report = JSON.parse(execFileSync(loadtest, args, { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }));
+    let out;
+    try {
+      out = execFileSync(loadtest, args, { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+    } catch (e) {
+      // Exit 1 is a loss (the report is still printed); anything else is not a run.
+      if (e.status !== 1 || !e.stdout) throw e;
+      out = e.stdout;
+    }
+    const report = JSON.parse(out);
     const after = await sample(nodes, { ...setup, port }, nats);
     const perNode = after.map((a, i) => ({
       broadcasts: a.broadcasts - before[i].broadcasts,
@@ -129,8 +138,8 @@ let lossy = false;
 console.log(
   `interest routing: ${opt.rooms} rooms, members each on one node, ${opt.rate} room broadcasts/s for ${opt.duration} s (${Number(opt.rate) * Number(opt.duration)} in all)`,
 );
-console.log("| broker | nodes | per node: broadcasts taken (mean / max) | all nodes: broadcasts taken | all cluster messages per node (mean) | bytes from broker per node (mean / max) | broker's count per node (mean) | delivered | lost |");
-console.log("|---|---|---|---|---|---|---|---|---|");
+console.log("| broker | nodes | per node: broadcasts taken (mean / max) | all nodes: broadcasts taken | all cluster messages per node (mean) | bytes from broker per node (mean / max) | broker's count per node (mean) | delivered | lost | p50 / p99 |");
+console.log("|---|---|---|---|---|---|---|---|---|---|");
 for (const name of opt.setups.split(",")) {
   for (const count of opt.nodes.split(",").map(Number)) {
     const { report, perNode } = await measure(name, count);
@@ -139,7 +148,7 @@ for (const name of opt.setups.split(",")) {
     const server = perNode.every((p) => p.server !== null) ? Math.round(mean(perNode.map((p) => p.server))) : "–";
     if (report.lost > 0 || report.connect_failures > 0) lossy = true;
     console.log(
-      `| ${SETUPS[name].label} | ${count} | ${Math.round(mean(b))} / ${Math.max(...b)} | ${b.reduce((x, y) => x + y, 0)} | ${Math.round(mean(perNode.map((p) => p.all)))} | ${(mean(bytes) / 1024).toFixed(0)} KiB / ${(Math.max(...bytes) / 1024).toFixed(0)} KiB | ${server} | ${report.delivered}/${report.expected} | ${report.lost} |`,
+      `| ${SETUPS[name].label} | ${count} | ${Math.round(mean(b))} / ${Math.max(...b)} | ${b.reduce((x, y) => x + y, 0)} | ${Math.round(mean(perNode.map((p) => p.all)))} | ${(mean(bytes) / 1024).toFixed(0)} KiB / ${(Math.max(...bytes) / 1024).toFixed(0)} KiB | ${server} | ${report.delivered}/${report.expected} | ${report.lost} | ${(report.latency_us.p50 / 1000).toFixed(1)} / ${(report.latency_us.p99 / 1000).toFixed(1)} ms |`,
     );
   }
 }
