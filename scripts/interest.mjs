@@ -9,7 +9,9 @@
 // from `ss`), and for NATS the server's own count (`/connz` out_msgs). With
 // interest routing a node's share stays flat (its own rooms) as N grows;
 // without it (Node's Redis format: one pattern subscription) it grows with
-// the cluster. Exits 1 on any loss. BENCHMARKS.md, "Interest routing".
+// the cluster. Exits 1 on any loss, and with --check when a node of an
+// interest-routed setup took more than its rooms' share (10 % and 10
+// messages of slack). BENCHMARKS.md, "Interest routing".
 //
 //   node scripts/interest.mjs [--setups redis-node,redis,redis-node-sharded,nats,amqp]
 //        [--nodes 1,2,4,6] [--rooms 1000] [--rate 500] [--duration 10] [--drain 2]
@@ -29,6 +31,7 @@ const { values: opt } = parseArgs({
     rate: { type: "string", default: "500" },
     duration: { type: "string", default: "10" },
     drain: { type: "string", default: "2" },
+    check: { type: "boolean", default: false },
   },
 });
 const loadtest = path.join(path.dirname(binaries.node), "switchyard-loadtest");
@@ -36,7 +39,7 @@ process.env.RUST_LOG ??= "warn";
 
 /** Each setup: the adapter, its flags, and the broker port its sockets reach. */
 const SETUPS = {
-  "redis-node": { adapter: "redis", args: ["--redis-format", "node"], port: 6379, label: "Redis, Node's format" },
+  "redis-node": { adapter: "redis", args: ["--redis-format", "node"], port: 6379, label: "Redis, Node's format", everyone: true },
   redis: { adapter: "redis", args: ["--redis-format", "switchyard"], port: 6379, label: "Redis, Switchyard's format" },
   "redis-node-sharded": {
     adapter: "redis", args: ["--redis-format", "node", "--redis-sharded"], port: 6379, label: "Redis, Node's sharded format",
@@ -147,6 +150,14 @@ for (const name of opt.setups.split(",")) {
     const bytes = perNode.map((p) => p.bytes);
     const server = perNode.every((p) => p.server !== null) ? Math.round(mean(perNode.map((p) => p.server))) : "–";
     if (report.lost > 0 || report.connect_failures > 0) lossy = true;
+    // Node k serves rooms k, k + N, …: its share of the broadcasts.
+    const rooms = Number(opt.rooms);
+    const share = (k) => Math.ceil((rooms - k) / count) / rooms * report.published;
+    const over = perNode.findIndex((p, k) => !SETUPS[name].everyone && p.broadcasts > share(k) * 1.1 + 10);
+    if (opt.check && over >= 0) {
+      console.error(`${SETUPS[name].label}, ${count} nodes: node ${over} took ${perNode[over].broadcasts} broadcasts, its rooms' share is ${share(over)}`);
+      lossy = true;
+    }
     console.log(
       `| ${SETUPS[name].label} | ${count} | ${Math.round(mean(b))} / ${Math.max(...b)} | ${b.reduce((x, y) => x + y, 0)} | ${Math.round(mean(perNode.map((p) => p.all)))} | ${(mean(bytes) / 1024).toFixed(0)} KiB / ${(Math.max(...bytes) / 1024).toFixed(0)} KiB | ${server} | ${report.delivered}/${report.expected} | ${report.lost} | ${(report.latency_us.p50 / 1000).toFixed(1)} / ${(report.latency_us.p99 / 1000).toFixed(1)} ms |`,
     );

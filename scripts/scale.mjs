@@ -12,6 +12,7 @@
 //   node scripts/scale.mjs [--adapter redis|nats|amqp] [--nodes 6]
 //        [--clients 100000] [--rooms 100] [--rate 10] [--all-rate 1]
 //        [--duration 60] [--connect-rate 2000] [--drain 15] [--recovery on|off]
+//        [--per-worker 16000]
 import { execFileSync, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
@@ -33,9 +34,10 @@ const { values: opt } = parseArgs({
     "connect-rate": { type: "string", default: "2000" },
     drain: { type: "string", default: "15" },
     recovery: { type: "string", default: "on" },
+    "per-worker": { type: "string", default: "16000" },
   },
 });
-const PER_PROCESS = 16000;
+const PER_PROCESS = Number(opt["per-worker"]);
 const nodeCount = Number(opt.nodes);
 const clients = Number(opt.clients);
 if (clients / nodeCount > 18000) {

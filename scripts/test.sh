@@ -81,6 +81,14 @@ if [[ "${SKIP_E2E:-}" != "1" ]]; then
     bash -c "$target/switchyard-loadtest \$LB_URL_ARGS \$NODE_PID_ARGS --polling-share 0.2 --max-loss 0 \
       fanout --subscribers 200 --rate 50 --duration 3"
 
+  step "interest routing, short: 2 nodes per broker, each takes only its rooms' broadcasts"
+  node scripts/interest.mjs --setups redis,redis-node-sharded,nats,amqp --nodes 2 --rooms 100 \
+    --rate 200 --duration 2 --check
+
+  step "scale, short: 3,000 clients on 2 nodes from 2 load-test worker processes, zero loss"
+  SWITCHYARD_BIN="$target/switchyard" scripts/scale.sh --adapter redis --nodes 2 --clients 3000 \
+    --duration 5 --drain 5 --connect-rate 1000 --per-worker 1500
+
   step "soak, short: 60 s of churn on 3 nodes over Redis with recovery, nothing left behind"
   SWITCHYARD_BIN="$target/switchyard" scripts/soak.sh --adapter redis --duration 60 --clients 300 \
     --warmup 30 --hold 3 --window 10 | grep -v '^{'
