@@ -10,7 +10,7 @@ use crate::node_format::NodeFormat;
 use crate::node_sharded::NodeShardedFormat;
 use crate::store::RedisStore;
 use crate::subscriptions::{Kind, Subscriptions, Target};
-use crate::topology::NodeClients;
+use crate::topology::{NodeClients, count_subscribers};
 use bytes::Bytes;
 use fred::clients::{Client, SubscriberClient};
 use fred::prelude::*;
@@ -539,29 +539,12 @@ impl Broker for RedisBroker {
     fn subscriber_count(&self, channel: &Channel) -> BoxFuture<Result<usize, BrokerError>> {
         let channel = name(&self.config.prefix, self.config.format, channel);
         let publisher = self.publisher.clone();
+        let nodes = self.nodes.clone();
         let sharded = self.config.is_sharded();
-        if let (Some(nodes), false) = (self.nodes.clone(), sharded) {
-            // Classic subscribers are spread over the cluster's nodes.
-            return Box::pin(async move {
-                nodes
-                    .numsub(&publisher, &channel)
-                    .await
-                    .map_err(|e| BrokerError::Unavailable(e.to_string()))
-            });
-        }
         Box::pin(async move {
-            // [channel, count]
-            let reply: Result<Vec<fred::types::Value>, Error> = if sharded {
-                publisher.pubsub_shardnumsub(channel).await
-            } else {
-                publisher.pubsub_numsub(channel).await
-            };
-            let reply = reply.map_err(|e| BrokerError::Unavailable(e.to_string()))?;
-            reply
-                .get(1)
-                .and_then(fred::types::Value::as_u64)
-                .map(|n| n as usize)
-                .ok_or_else(|| BrokerError::Refused(format!("unexpected NUMSUB reply {reply:?}")))
+            count_subscribers(&publisher, nodes.as_deref(), sharded, channel)
+                .await
+                .map_err(BrokerError::Unavailable)
         })
     }
 

@@ -136,6 +136,35 @@ impl NodeClients {
     }
 }
 
+/// The subscribers of `channel`: SHARDNUMSUB for sharded pub/sub (a shard
+/// channel lives on one shard), NUMSUB summed over `nodes` on a cluster
+/// with classic pub/sub, NUMSUB on one server.
+pub(crate) async fn count_subscribers(
+    client: &Client,
+    nodes: Option<&NodeClients>,
+    sharded: bool,
+    channel: String,
+) -> Result<usize, String> {
+    if let (Some(nodes), false) = (nodes, sharded) {
+        return nodes
+            .numsub(client, &channel)
+            .await
+            .map_err(|e| e.to_string());
+    }
+    // [channel, count]
+    let reply: Result<Vec<fred::types::Value>, Error> = if sharded {
+        client.pubsub_shardnumsub(channel).await
+    } else {
+        client.pubsub_numsub(channel).await
+    };
+    let reply = reply.map_err(|e| e.to_string())?;
+    reply
+        .get(1)
+        .and_then(fred::types::Value::as_u64)
+        .map(|n| n as usize)
+        .ok_or_else(|| format!("unexpected NUMSUB reply {reply:?}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -124,6 +124,33 @@ async fn emits_in_the_switchyard_format() {
     every_operation_reaches_the_node(RedisFormat::Switchyard).await;
 }
 
+/// In Switchyard's format an emitter's `sockets_join` resolves once every
+/// node confirmed it: a broadcast to the room right after reaches the new
+/// members on every node, with no settle time. Twenty fresh rooms, two
+/// nodes, zero lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_emitters_join_is_confirmed_before_it_resolves() {
+    let prefix = format!("sy-emitter-join-{}", std::process::id());
+    let format = RedisFormat::Switchyard;
+    let (first, second) = (node(&prefix, format).await, node(&prefix, format).await);
+    let nodes = [first, second];
+    wait_for_members(&nodes, 2).await;
+    let mut clients = vec![client(&nodes[0], &[]).await, client(&nodes[1], &[]).await];
+    let emitter = Emitter::connect(config(&prefix, format)).await.unwrap();
+    for round in 0..20 {
+        let room = format!("fresh-{round}");
+        emitter
+            .sockets_join(room.as_str())
+            .await
+            .expect("every node confirmed");
+        emitter.to(room.as_str()).emit("m", &round).await.unwrap();
+        for c in &mut clients {
+            assert_eq!(c.expect("m").await, vec![json!(round)], "round {round}");
+        }
+    }
+    emitter.close().await;
+}
+
 #[tokio::test]
 async fn reports_an_unreachable_redis() {
     let err = Emitter::connect(RedisConfig {

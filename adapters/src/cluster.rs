@@ -148,9 +148,7 @@ impl Cluster {
     /// others know it, and knowing nothing of where they listen it would
     /// refuse their clients' sessions as unknown.
     pub fn settled(&self) -> bool {
-        let elapsed = self.0.started.elapsed();
-        elapsed >= self.0.config.heartbeat_interval * 2
-            || (self.0.heard_others.load(Ordering::Acquire) && elapsed >= SETTLE_AFTER_ANSWER)
+        self.0.settled()
     }
 
     /// Whether this node serves its part of the cluster: it settled, the
@@ -236,6 +234,21 @@ impl AdapterFactory for Cluster {
 }
 
 impl ClusterShared {
+    /// See [`Cluster::settled`].
+    pub(crate) fn settled(&self) -> bool {
+        let elapsed = self.started.elapsed();
+        elapsed >= self.config.heartbeat_interval * 2
+            || (self.heard_others.load(Ordering::Acquire) && elapsed >= SETTLE_AFTER_ANSWER)
+    }
+
+    /// Resolves once this node [settled](Cluster::settled): at most two
+    /// heartbeat intervals after it started.
+    pub(crate) async fn until_settled(&self) {
+        while !self.settled() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Whether `body` is how other nodes answer a newcomer: where they
     /// listen, or (when nodes do not forward sessions) their heartbeats.
     fn answers_newcomers(&self, body: &crate::message::Body) -> bool {
@@ -391,7 +404,7 @@ async fn dispatch(shared: Weak<ClusterShared>, mut incoming: mpsc::Receiver<Deli
 }
 
 /// 16 random hexadecimal characters, as Node's cluster adapter uses.
-pub(crate) fn random_id() -> SmolStr {
+pub fn random_id() -> SmolStr {
     let mut bytes = [0u8; 8];
     if let Err(e) = getrandom::fill(&mut bytes) {
         // Ids only need to be unique, not secret: fall back to the clock.

@@ -25,7 +25,7 @@ pub mod conformance;
 
 pub use adapter::ClusterAdapter;
 pub use broker::{Broker, BrokerCounters, BrokerError, BrokerStats, Channel, Delivery, NodeId};
-pub use cluster::{Cluster, ClusterConfig};
+pub use cluster::{Cluster, ClusterConfig, random_id};
 pub use format::{Destination, Membership, NativeFormat, WireFormat};
 pub use memory::{MemoryBroker, MemoryBus};
 pub use recent_joins::{JOIN_SETTLE, RecentJoins};

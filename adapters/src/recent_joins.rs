@@ -1,12 +1,13 @@
-//! Where an emitter's broadcast goes: a room's channel, unless the emitter
-//! just asked every node to join that room.
+//! Where a broadcast goes in a format whose servers never confirm a join
+//! (Node's sharded Redis adapter): a room's channel, unless this node just
+//! asked every server to join that room.
 //!
-//! Nodes subscribe to a room's channel when a request makes their sockets
-//! join it. A node's own `sockets_join` waits for every node to confirm
-//! (see the adapter's `rooms` module); an emitter, which hears no answers,
-//! cannot. So for [`JOIN_SETTLE`] after an emitter asked every node to join
-//! a room, its broadcasts to that room go on the namespace channel, where
-//! they arrive after the request, in order.
+//! Servers subscribe to a room's channel when a request makes their sockets
+//! join it; nobody tells the requester when. So for [`JOIN_SETTLE`] after a
+//! node asked every server to join a room, its broadcasts to that room go
+//! on the namespace channel, where they arrive after the request, in order.
+//! (Switchyard's own format needs none of this: nodes confirm joins, and
+//! `sockets_join` — of a node or of an emitter — resolves once they did.)
 
 use crate::format::Destination;
 use parking_lot::Mutex;

@@ -197,6 +197,9 @@ impl AdapterInner {
         if self.evict_here(&pid).await {
             return true;
         }
+        // A node that just started may not know the others yet: the old
+        // socket would stay open elsewhere, and its session untaken.
+        self.cluster.until_settled().await;
         let alone = self.nodes.lock().is_empty();
         if alone {
             return flushed;

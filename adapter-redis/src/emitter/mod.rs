@@ -6,9 +6,12 @@
 //! (to all, to rooms, except rooms), `sockets_join`, `sockets_leave`,
 //! `disconnect_sockets` and server-side emits, with the uid `"emitter"`
 //! and in the cluster's format ([`RedisConfig::format`]), so Node.js
-//! servers and Switchyard nodes both act on it. Emitters cannot receive,
-//! so there are no acknowledgements. Each call resolves once Redis took
-//! the message.
+//! servers and Switchyard nodes both act on it. There are no
+//! acknowledgements. Each call resolves once Redis took the message; in
+//! Switchyard's format `sockets_join` resolves once every node confirmed
+//! it (see `answers`), so a broadcast to the room right after reaches the
+//! new members. (In Node's format the nodes hear a namespace on one
+//! connection, so the broadcast arrives after the join anyway.)
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -19,6 +22,8 @@
 //! # Ok(()) }
 //! ```
 
+mod answers;
+
 use crate::broker::{RedisConfig, RedisError, builder};
 use crate::channels::name;
 use fred::clients::Client;
@@ -27,7 +32,7 @@ use serde::Serialize;
 use smol_str::SmolStr;
 use std::sync::Arc;
 use switchyard_cluster::message::{Body, ClusterMessage, EMITTER_UID};
-use switchyard_cluster::{Destination, RecentJoins, WireFormat};
+use switchyard_cluster::{Destination, Membership, WireFormat, random_id};
 use switchyard_core::protocol::{Packet, RESERVED_EVENTS};
 use switchyard_core::{BroadcastOptions, IntoRooms, Room, Value, to_value};
 
@@ -46,13 +51,17 @@ pub enum EmitterError {
     /// Redis did not take the message.
     #[error("cannot publish to Redis: {0}")]
     Redis(String),
+    /// A join was not confirmed by every node.
+    #[error("the join was not confirmed: {0}")]
+    Unconfirmed(String),
 }
 
 struct Shared {
     client: Client,
     config: RedisConfig,
     format: Arc<dyn WireFormat>,
-    recent_joins: RecentJoins,
+    /// Made at the first confirmed join.
+    answers: tokio::sync::OnceCell<answers::Answers>,
 }
 
 /// Emits into a cluster through Redis. Cheap to clone; targeting methods
@@ -81,7 +90,7 @@ impl Emitter {
                 client,
                 config,
                 format,
-                recent_joins: RecentJoins::default(),
+                answers: tokio::sync::OnceCell::new(),
             }),
             nsp: SmolStr::new_static("/"),
             opts: BroadcastOptions::default(),
@@ -156,19 +165,51 @@ impl Emitter {
             opts: self.opts.clone(),
             request_id: None,
         };
-        let to = self.shared.recent_joins.destination(&self.opts.rooms);
+        let to = match self.opts.rooms.as_slice() {
+            [room] => Destination::Room(room),
+            _ => Destination::Everyone,
+        };
         self.publish(body, to).await
     }
 
-    /// Makes the targeted sockets join rooms, on every server.
+    /// Makes the targeted sockets join rooms, on every server; in
+    /// Switchyard's format, resolves once every node confirmed (at most
+    /// 5 s, then [`EmitterError::Unconfirmed`]).
     pub async fn sockets_join(&self, rooms: impl IntoRooms) -> Result<(), EmitterError> {
-        let rooms = rooms.into_rooms();
-        self.shared.recent_joins.joined(&rooms);
-        let body = Body::SocketsJoin {
-            opts: self.targeting(),
+        let (opts, rooms) = (self.targeting(), rooms.into_rooms());
+        let shared = &self.shared;
+        if shared.format.membership() != Membership::Heartbeat {
+            let body = Body::SocketsJoin { opts, rooms };
+            return self.publish(body, Destination::Everyone).await;
+        }
+        let answers = shared
+            .answers
+            .get_or_try_init(|| {
+                answers::Answers::connect(&shared.config, &shared.client, shared.format.clone())
+            })
+            .await
+            .map_err(EmitterError::Redis)?;
+        let request_id = random_id();
+        let body = Body::SocketsJoinConfirmed {
+            opts,
             rooms,
+            request_id: request_id.clone(),
         };
-        self.publish(body, Destination::Everyone).await
+        let publish = async {
+            self.publish(body, Destination::Everyone)
+                .await
+                .map_err(|e| e.to_string())
+        };
+        answers
+            .confirm(
+                &shared.config,
+                &shared.client,
+                &self.nsp,
+                publish,
+                request_id,
+            )
+            .await
+            .map_err(EmitterError::Unconfirmed)
     }
 
     /// Makes the targeted sockets leave rooms, on every server.
@@ -209,6 +250,9 @@ impl Emitter {
 
     /// Disconnects from Redis.
     pub async fn close(&self) {
+        if let Some(answers) = self.shared.answers.get() {
+            answers.close().await;
+        }
         let _ = self.shared.client.quit().await;
     }
 
