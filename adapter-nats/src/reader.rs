@@ -16,35 +16,30 @@
 
 use async_nats::{HeaderMap, Message, Subscriber};
 use futures_util::Stream;
+use smol_str::SmolStr;
 use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
-use switchyard_cluster::Delivery;
+use switchyard_cluster::{Delivery, random_id};
 use tokio::sync::mpsc;
 
 /// The header carrying a message's publisher and sequence number.
 pub const ORDER_HEADER: &str = "Sy-Order";
 
-/// A publisher's stamps: a random id and a count of what it published.
+/// A publisher's stamps: a random id (16 hexadecimal characters, as node
+/// ids) and a count of what it published.
 #[derive(Debug)]
 pub struct Stamp {
-    publisher: u64,
+    publisher: SmolStr,
     next: AtomicU64,
 }
 
 impl Stamp {
     /// A new publisher.
     pub fn new() -> Stamp {
-        let mut bytes = [0u8; 8];
-        if getrandom::fill(&mut bytes).is_err() {
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos());
-            bytes = (nanos as u64).to_be_bytes();
-        }
         Stamp {
-            publisher: u64::from_be_bytes(bytes),
+            publisher: random_id(),
             next: AtomicU64::new(0),
         }
     }
@@ -53,10 +48,7 @@ impl Stamp {
     pub fn next(&self) -> HeaderMap {
         let seq = self.next.fetch_add(1, Ordering::Relaxed);
         let mut headers = HeaderMap::new();
-        headers.insert(
-            ORDER_HEADER,
-            format!("{:016x}.{seq}", self.publisher).as_str(),
-        );
+        headers.insert(ORDER_HEADER, format!("{}.{seq}", self.publisher).as_str());
         headers
     }
 }
@@ -287,20 +279,33 @@ mod tests {
         assert!(reader.pending.is_empty());
     }
 
+    fn with_headers(headers: HeaderMap) -> Message {
+        Message {
+            subject: "s".into(),
+            reply: None,
+            payload: bytes::Bytes::new(),
+            headers: Some(headers),
+            status: None,
+            description: None,
+            length: 0,
+        }
+    }
+
+    #[test]
+    fn a_publishers_stamps_read_back_in_sequence() {
+        let stamp = Stamp::new();
+        let first = stamp_of(&with_headers(stamp.next())).expect("a stamp");
+        let second = stamp_of(&with_headers(stamp.next())).expect("a stamp");
+        assert_eq!((first.0, first.1 + 1), second);
+        assert_ne!(Stamp::new().publisher, stamp.publisher);
+    }
+
     #[test]
     fn malformed_stamps_are_no_stamps() {
         let stamped = |value: &str| {
             let mut headers = HeaderMap::new();
             headers.insert(ORDER_HEADER, value);
-            Message {
-                subject: "s".into(),
-                reply: None,
-                payload: bytes::Bytes::new(),
-                headers: Some(headers),
-                status: None,
-                description: None,
-                length: 0,
-            }
+            with_headers(headers)
         };
         assert_eq!(stamp_of(&stamped("00000000000000ff.12")), Some((255, 12)));
         for bad in [

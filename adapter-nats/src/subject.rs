@@ -11,10 +11,8 @@
 //! SHA-1 of it instead (receivers filter by the message's own rooms, so a
 //! collision cannot misdeliver).
 //!
-//! Each subject is its own subscription: messages of one subject arrive in
-//! publish order, but a room broadcast and a namespace-wide one from the
-//! same publisher may be handed over in either order (as with Node's
-//! sharded Redis adapter).
+//! Each subject is its own subscription; the ordered reader (`reader`)
+//! keeps each publisher's order across them.
 
 use sha1::{Digest, Sha1};
 use std::fmt::Write;

@@ -287,6 +287,15 @@ impl RedisBroker {
     }
 }
 
+/// A message fred received, as the cluster takes it (a payload that is not
+/// bytes is empty, and skipped as malformed).
+pub(crate) fn delivery(message: Message) -> Delivery {
+    Delivery {
+        channel: message.channel.to_string(),
+        payload: message.value.into_bytes().unwrap_or_default(),
+    }
+}
+
 /// Hands every message to the cluster; counts what fred's ring lost.
 async fn forward(
     mut messages: tokio::sync::broadcast::Receiver<Message>,
@@ -296,12 +305,7 @@ async fn forward(
     loop {
         match messages.recv().await {
             Ok(message) => {
-                let payload = message.value.into_bytes().unwrap_or_default();
-                let delivery = Delivery {
-                    channel: message.channel.to_string(),
-                    payload,
-                };
-                if incoming.send(delivery).await.is_err() {
+                if incoming.send(delivery(message)).await.is_err() {
                     return;
                 }
             }

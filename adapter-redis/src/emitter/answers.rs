@@ -8,7 +8,7 @@
 //! channel), so what it broadcasts to the room afterwards reaches the new
 //! members: the join is confirmed, not given a head start.
 
-use crate::broker::RedisConfig;
+use crate::broker::{RedisConfig, delivery};
 use crate::channels::name;
 use crate::topology::{NodeClients, count_subscribers};
 use fred::clients::{Client, SubscriberClient};
@@ -19,7 +19,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 use switchyard_cluster::message::{Body, EMITTER_UID, RequestId};
-use switchyard_cluster::{Channel, Delivery, WireFormat};
+use switchyard_cluster::{Channel, WireFormat};
 use tokio::sync::mpsc;
 
 /// How long a join waits for the nodes' confirmations.
@@ -141,11 +141,7 @@ async fn read(
             Err(RecvError::Lagged(_)) => continue,
             Err(RecvError::Closed) => return,
         };
-        let delivery = Delivery {
-            channel: message.channel.to_string(),
-            payload: message.value.into_bytes().unwrap_or_default(),
-        };
-        let Ok(message) = format.decode(&delivery) else {
+        let Ok(message) = format.decode(&delivery(message)) else {
             continue;
         };
         if let Body::JoinConfirmation { request_id, error } = message.body

@@ -82,7 +82,7 @@ pub async fn accept(listen: &str, count: usize, limit: Duration) -> Result<Vec<W
             stdin: Box::new(write),
             lines: reader(read),
         };
-        worker.send(&format!("worker {i} {count}\n")).await?;
+        send(&mut worker.stdin, &format!("worker {i} {count}")).await?;
         workers.push(worker);
     }
     Ok(workers)
@@ -103,62 +103,61 @@ pub async fn join(coordinator: &str) -> Result<(usize, usize, Reader, Writer), S
     };
     let (read, write) = stream.into_split();
     let mut lines = reader(read);
-    let line = lines
-        .next_line()
-        .await
-        .map_err(|e| e.to_string())?
-        .unwrap_or_default();
+    let line = receive(&mut lines, None, "the coordinator").await?;
+    let (index, count) = pair(&line, "worker")?;
+    Ok((index, count, lines, Box::new(write)))
+}
+
+/// The two numbers of a `<word> <a> <b>` line.
+fn pair<T: std::str::FromStr>(line: &str, word: &str) -> Result<(T, T), String> {
     let mut words = line.split_whitespace();
     match (words.next(), words.next(), words.next()) {
-        (Some("worker"), Some(i), Some(n)) => Ok((
-            i.parse().map_err(|_| format!("bad line {line:?}"))?,
-            n.parse().map_err(|_| format!("bad line {line:?}"))?,
-            lines,
-            Box::new(write),
-        )),
-        _ => Err(format!("the coordinator said {line:?}")),
+        (Some(w), Some(a), Some(b)) if w == word => match (a.parse(), b.parse()) {
+            (Ok(a), Ok(b)) => Ok((a, b)),
+            _ => Err(format!("bad line {line:?}")),
+        },
+        _ => Err(format!("{line:?} is not {word:?}")),
+    }
+}
+
+/// Writes one line and flushes it.
+async fn send(out: &mut Writer, line: &str) -> Result<(), String> {
+    out.write_all(format!("{line}\n").as_bytes())
+        .await
+        .map_err(|e| format!("writing a line: {e}"))?;
+    out.flush()
+        .await
+        .map_err(|e| format!("writing a line: {e}"))
+}
+
+/// Reads one line from `who`, within `limit` when given.
+async fn receive(lines: &mut Reader, limit: Option<Duration>, who: &str) -> Result<String, String> {
+    let next = lines.next_line();
+    let read = match limit {
+        Some(limit) => tokio::time::timeout(limit, next)
+            .await
+            .map_err(|_| format!("{who} did not answer in time"))?,
+        None => next.await,
+    };
+    match read {
+        Ok(Some(line)) => Ok(line),
+        Ok(None) => Err(format!("{who} closed early")),
+        Err(e) => Err(format!("reading {who}: {e}")),
     }
 }
 
 impl Worker {
-    async fn send(&mut self, line: &str) -> Result<(), String> {
-        self.stdin
-            .write_all(line.as_bytes())
-            .await
-            .map_err(|e| format!("writing to a worker: {e}"))?;
-        self.stdin
-            .flush()
-            .await
-            .map_err(|e| format!("writing to a worker: {e}"))
-    }
-
-    async fn line(&mut self, limit: Duration) -> Result<String, String> {
-        match tokio::time::timeout(limit, self.lines.next_line()).await {
-            Ok(Ok(Some(line))) => Ok(line),
-            Ok(Ok(None)) => Err("a worker exited early".into()),
-            Ok(Err(e)) => Err(format!("reading a worker: {e}")),
-            Err(_) => Err("a worker did not answer in time".into()),
-        }
-    }
-
     /// Waits for `ready <joined> <failed>`.
     pub async fn ready(&mut self, limit: Duration) -> Result<(usize, usize), String> {
-        let line = self.line(limit).await?;
-        let mut words = line.split_whitespace();
-        match (words.next(), words.next(), words.next()) {
-            (Some("ready"), Some(joined), Some(failed)) => Ok((
-                joined.parse().map_err(|_| format!("bad line {line:?}"))?,
-                failed.parse().map_err(|_| format!("bad line {line:?}"))?,
-            )),
-            _ => Err(format!("a worker said {line:?}, not ready")),
-        }
+        let line = receive(&mut self.lines, Some(limit), "a worker").await?;
+        pair(&line, "ready")
     }
 
     /// Tells the worker to stop and takes its tally.
     pub async fn finish(mut self, totals: Totals) -> Result<Tally, String> {
-        self.send(&format!("stop {} {}\n", totals.rooms, totals.all))
-            .await?;
-        let line = self.line(Duration::from_secs(120)).await?;
+        let stop = format!("stop {} {}", totals.rooms, totals.all);
+        send(&mut self.stdin, &stop).await?;
+        let line = receive(&mut self.lines, Some(Duration::from_secs(120)), "a worker").await?;
         let tally = serde_json::from_str(&line).map_err(|e| format!("a worker's tally: {e}"))?;
         if let Some(child) = &mut self.child {
             let _ = child.wait().await;
@@ -194,24 +193,24 @@ pub async fn run(
     )
     .await;
     let (joined, failed) = subscribers.ready(super::ready_limit(args, count)).await;
-    say(&mut out, &format!("ready {joined} {failed}")).await?;
-    let line = lines
-        .next_line()
-        .await
-        .map_err(|e| e.to_string())?
-        .unwrap_or_default();
-    let mut words = line.split_whitespace().skip(1).map(str::parse::<u64>);
-    let (Some(Ok(rooms)), Some(Ok(all))) = (words.next(), words.next()) else {
-        return Err(format!("the coordinator said {line:?}, not stop"));
-    };
+    send(&mut out, &format!("ready {joined} {failed}")).await?;
+    let line = receive(&mut lines, None, "the coordinator").await?;
+    let (rooms, all) = pair(&line, "stop")?;
     let tally = subscribers.finish(Totals { rooms, all }).await;
     let tally = serde_json::to_string(&tally).map_err(|e| e.to_string())?;
-    say(&mut out, &tally).await
+    send(&mut out, &tally).await
 }
 
-async fn say(out: &mut Writer, line: &str) -> Result<(), String> {
-    out.write_all(format!("{line}\n").as_bytes())
-        .await
-        .map_err(|e| e.to_string())?;
-    out.flush().await.map_err(|e| e.to_string())
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn protocol_lines_carry_a_word_and_two_numbers() {
+        assert_eq!(pair::<usize>("ready 12 0", "ready"), Ok((12, 0)));
+        assert_eq!(pair::<u64>("stop 600 60", "stop"), Ok((600, 60)));
+        for bad in ["ready 12", "stop 1 2", "ready x 1", "ready -1 0", ""] {
+            assert!(pair::<usize>(bad, "ready").is_err(), "{bad}");
+        }
+    }
 }
