@@ -22,6 +22,7 @@ import { parseArgs } from "node:util";
 import { Node } from "../e2e/rolling/harness.mjs";
 import { binaries, freePort } from "../e2e/helpers.mjs";
 import { natsServer } from "./nats-server.mjs";
+import { metricSum, metrics } from "./node-stats.mjs";
 
 const { values: opt } = parseArgs({
   options: {
@@ -64,16 +65,13 @@ function bytesFromBroker(port) {
 
 /** What a node's /metrics says it took from the broker. */
 async function received(node) {
-  const text = await (await fetch(`${node.url}/metrics`)).text();
-  let all = 0;
-  let broadcasts = 0;
-  for (const line of text.split("\n")) {
-    if (!line.startsWith("switchyard_cluster_messages_received_total")) continue;
-    const value = Number(line.split(" ").at(-1));
-    all += value;
-    if (line.includes('broadcast"')) broadcasts += value; // broadcast, recoverable_broadcast
-  }
-  return { all, broadcasts };
+  const text = await metrics(node);
+  const name = "switchyard_cluster_messages_received_total";
+  return {
+    all: metricSum(text, name),
+    // kind="broadcast" and kind="recoverable_broadcast"
+    broadcasts: metricSum(text, name, (line) => line.includes('broadcast"')),
+  };
 }
 
 async function natsOut(nats) {

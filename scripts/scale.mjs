@@ -14,13 +14,13 @@
 //        [--duration 60] [--connect-rate 2000] [--drain 15] [--recovery on|off]
 //        [--per-worker 16000]
 import { execFileSync, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { randomBytes } from "node:crypto";
 import { Node } from "../e2e/rolling/harness.mjs";
 import { binaries, freePort } from "../e2e/helpers.mjs";
+import { cpuSeconds, metricSum, metrics, rssKiB } from "./node-stats.mjs";
 
 const { values: opt } = parseArgs({
   options: {
@@ -47,13 +47,7 @@ if (clients / nodeCount > 18000) {
 const loadtest = path.join(path.dirname(binaries.node), "switchyard-loadtest");
 process.env.RUST_LOG ??= "warn";
 
-const TICKS = 100; // clock ticks per second (USER_HZ)
-function cpuSeconds(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / TICKS;
-}
-const rssMiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
+const rssMiB = (pid) => rssKiB(pid) / 1024;
 const BROKER_PROCESS = { redis: "redis-server", nats: "nats-server", amqp: "beam.smp" };
 function brokerPids() {
   try {
@@ -64,13 +58,7 @@ function brokerPids() {
 }
 const brokerCpu = (pids) => pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
 
-async function sockets(node) {
-  const text = await (await fetch(`${node.url}/metrics`)).text();
-  return text
-    .split("\n")
-    .filter((line) => line.startsWith("switchyard_sockets"))
-    .reduce((sum, line) => sum + Number(line.split(" ").at(-1)), 0);
-}
+const sockets = async (node) => metricSum(await metrics(node), "switchyard_sockets");
 
 const prefix = `scale-${randomBytes(4).toString("hex")}`;
 const nodes = [];
@@ -121,7 +109,7 @@ try {
   // refusals (stderr; for reading a loss).
   const WATCH = /^switchyard_(cluster_messages_received_total|broker_lost_incoming_total|broker_publish_failures_total|cluster_skipped_messages_total|refused_total|broadcasts_total|volatile_dropped_total)/;
   for (const n of nodes) {
-    const text = await (await fetch(`${n.url}/metrics`)).text();
+    const text = await metrics(n);
     const counts = text.split("\n").filter((line) => WATCH.test(line) && !line.endsWith(" 0"));
     console.error(`n${n.index}: ${counts.map((l) => l.replace("switchyard_", "")).join(", ")}`);
   }

@@ -16,13 +16,14 @@
 //        [--clients 5000] [--warmup 120] [--sample 10] [--rooms 200] [--hold 30]
 //        [--window 30]
 import { execFileSync, spawn } from "node:child_process";
-import { readFileSync, readdirSync } from "node:fs";
+import { readdirSync } from "node:fs";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { Node } from "../e2e/rolling/harness.mjs";
 import { binaries, freePort } from "../e2e/helpers.mjs";
 import { natsServer } from "./nats-server.mjs";
+import { metricSum, metrics, rssKiB } from "./node-stats.mjs";
 
 const { values: opt } = parseArgs({
   options: {
@@ -95,17 +96,11 @@ const GAUGES = {
 
 async function sampleNode(node) {
   const pid = node.child.pid;
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const rss = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  const rss = rssKiB(pid);
   const fds = readdirSync(`/proc/${pid}/fd`).length;
-  const text = await (await fetch(`${node.url}/metrics`)).text();
+  const text = await metrics(node);
   const sample = { rss, fds };
-  for (const [key, name] of Object.entries(GAUGES)) {
-    sample[key] = text
-      .split("\n")
-      .filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))
-      .reduce((sum, line) => sum + Number(line.split(" ").at(-1)), 0);
-  }
+  for (const [key, name] of Object.entries(GAUGES)) sample[key] = metricSum(text, name);
   return sample;
 }
 
