@@ -8,6 +8,11 @@
 //! recoveries are logged and counted.
 
 mod broker;
+mod config;
+mod connection;
 pub mod naming;
+mod publisher;
+mod supervisor;
 
-pub use broker::{AmqpBroker, AmqpConfig, AmqpError};
+pub use broker::AmqpBroker;
+pub use config::{AmqpConfig, AmqpError};

@@ -8,8 +8,12 @@
 //! recovery data is kept in JetStream (a stream and a key-value bucket).
 
 mod broker;
+mod config;
+mod connection;
 mod reader;
 mod store;
 pub mod subject;
+mod writer;
 
-pub use broker::{NatsBroker, NatsConfig, NatsError};
+pub use broker::NatsBroker;
+pub use config::{NatsConfig, NatsError};

@@ -15,8 +15,8 @@
 //! bucket: async-nats creates buckets through an account query that NATS
 //! 2.9 answers in a shape it cannot read.)
 
-use crate::broker::Outgoing;
 use crate::subject::token;
+use crate::writer::Outgoing;
 use async_nats::jetstream::{self, consumer, stream};
 use futures_util::StreamExt;
 use smol_str::SmolStr;

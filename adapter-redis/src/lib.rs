@@ -10,15 +10,20 @@
 
 mod broker;
 pub mod channels;
+mod client;
+mod config;
 mod emitter;
+mod incoming;
 pub mod node_format;
 pub mod node_sharded;
 mod store;
 mod subscriptions;
 mod topology;
+mod writer;
 
-pub use broker::{RedisBroker, RedisConfig, RedisError};
+pub use broker::RedisBroker;
 pub use channels::RedisFormat;
+pub use config::{RedisConfig, RedisError};
 pub use emitter::{Emitter, EmitterError};
 pub use node_format::NodeFormat;
 pub use node_sharded::NodeShardedFormat;

@@ -15,8 +15,8 @@
 //! the stream, and then one per page of what was sent since, read until
 //! the replay cap.
 
-use crate::broker::Outgoing;
 use crate::channels::{packets_key, session_key};
+use crate::writer::Outgoing;
 use bytes::Bytes;
 use fred::clients::Client;
 use fred::interfaces::ClientLike;

@@ -6,7 +6,7 @@
 //! messages in MessagePack, membership by heartbeat). `switchyard-redis`
 //! adds the format of Node's `@socket.io/redis-adapter`.
 
-use crate::broker::{Channel, Delivery, NodeId};
+use crate::broker::channel::{Channel, Delivery, NodeId};
 use crate::message::{ClusterMessage, MessageError};
 use bytes::Bytes;
 use smol_str::SmolStr;

@@ -16,6 +16,7 @@ mod directory;
 pub mod format;
 pub mod memory;
 pub mod message;
+mod random_id;
 mod recent_joins;
 mod requests;
 pub mod session_store;
@@ -25,8 +26,9 @@ pub mod conformance;
 
 pub use adapter::ClusterAdapter;
 pub use broker::{Broker, BrokerCounters, BrokerError, BrokerStats, Channel, Delivery, NodeId};
-pub use cluster::{Cluster, ClusterConfig, random_id};
+pub use cluster::{Cluster, ClusterConfig};
 pub use format::{Destination, Membership, NativeFormat, WireFormat};
 pub use memory::{MemoryBroker, MemoryBus};
+pub use random_id::random_id;
 pub use recent_joins::{JOIN_SETTLE, RecentJoins};
 pub use session_store::SessionStore;

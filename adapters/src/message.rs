@@ -2,13 +2,19 @@
 //! `ClusterAdapterWithHeartbeat` (same type numbers, same field names),
 //! encoded as a MessagePack map `{uid, nsp, type, data?}`.
 
-use crate::broker::NodeId;
-use bytes::Bytes;
-use serde::{Deserialize, Serialize};
+use crate::broker::channel::NodeId;
 use smol_str::SmolStr;
-use switchyard_core::protocol::{Packet, PacketKind};
-use switchyard_core::value::{Map, from_msgpack, to_msgpack};
-use switchyard_core::{BroadcastOptions, Room, SocketInfo, Value, from_value, to_value};
+use switchyard_core::protocol::Packet;
+use switchyard_core::{BroadcastOptions, Room, SocketInfo, Value};
+
+mod data;
+mod decode;
+mod encode;
+mod error;
+mod packet;
+
+pub use error::MessageError;
+pub use packet::{packet_from_value, packet_to_value};
 
 /// The id of a request, unique per requesting node.
 pub type RequestId = SmolStr;
@@ -321,24 +327,6 @@ impl Body {
         }
     }
 }
-
-/// Why bytes from the broker are not a cluster message.
-#[derive(Debug, thiserror::Error)]
-pub enum MessageError {
-    /// Not a MessagePack document.
-    #[error("not msgpack: {0}")]
-    Msgpack(#[from] switchyard_core::value::MsgpackError),
-    /// A field is missing or of the wrong kind.
-    #[error("invalid cluster message: {0}")]
-    Invalid(String),
-    /// A type number this node does not know.
-    #[error("unknown cluster message type {0}")]
-    UnknownType(u64),
-}
-
-mod codec;
-
-pub use codec::{packet_from_value, packet_to_value};
 
 #[cfg(test)]
 mod tests;

@@ -11,7 +11,7 @@
 //! The encodings here are shared by every store: MessagePack maps, with
 //! packets as Node's adapters carry them.
 
-use crate::broker::{BoxFuture, BrokerError};
+use crate::broker::error::{BoxFuture, BrokerError};
 use crate::message::{MessageError, packet_from_value, packet_to_value};
 use bytes::Bytes;
 use smol_str::SmolStr;

@@ -1,18 +1,24 @@
-//! Handlers: what user code registers, and how it is run.
+//! What user code plugs into the server and what it is given: connection,
+//! event and disconnect handlers, middlewares, server-event handlers, the
+//! [`Observer`], and the [`Event`] and [`Ack`] an event handler receives.
+//! They are run by [`inline::run`](crate::inline::run).
 //!
-//! Handlers are async closures. Each runs inline, in the order its packet
-//! arrived, until its first `.await` that is not ready; only then is the
-//! rest spawned as a task. So a handler that answers at once (most do)
-//! answers in order and costs no task, as in Node where a listener runs
-//! synchronously; a handler that waits does not hold up the connection.
+//! One file, because these types and [`Socket`] name each other: a socket
+//! holds its handlers, and every handler is given the socket.
 
-use crate::adapter::BoxFuture;
-use crate::socket::{DisconnectReason, Socket};
-use crate::value::Value;
+use crate::engine::{CloseReason, TransportKind};
+use crate::protocol::Packet;
+use crate::sid::Sid;
+use crate::socket::Socket;
+use crate::socket::reason::DisconnectReason;
+use crate::value::{Value, ValueError, from_value, to_value};
+use crate::vocab::{BoxFuture, EmitError, Room, ServerAck};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use smol_str::SmolStr;
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Called when a socket connects to a namespace.
 pub trait ConnectHandler: Send + Sync + 'static {
@@ -33,15 +39,15 @@ where
 /// Called for an event from the client.
 pub trait EventHandler: Send + Sync + 'static {
     /// Handles one event.
-    fn call(&self, socket: Socket, event: crate::socket::Event) -> BoxFuture<()>;
+    fn call(&self, socket: Socket, event: Event) -> BoxFuture<()>;
 }
 
 impl<F, Fut> EventHandler for F
 where
-    F: Fn(Socket, crate::socket::Event) -> Fut + Send + Sync + 'static,
+    F: Fn(Socket, Event) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    fn call(&self, socket: Socket, event: crate::socket::Event) -> BoxFuture<()> {
+    fn call(&self, socket: Socket, event: Event) -> BoxFuture<()> {
         Box::pin(self(socket, event))
     }
 }
@@ -95,21 +101,6 @@ where
     }
 }
 
-/// The answer to another server's `server_side_emit`.
-pub struct ServerAck(Box<dyn FnOnce(Value) + Send>);
-
-impl ServerAck {
-    /// Wraps the function that delivers the answer.
-    pub fn new(f: impl FnOnce(Value) + Send + 'static) -> Self {
-        ServerAck(Box::new(f))
-    }
-
-    /// Sends the answer.
-    pub fn send(self, value: Value) {
-        (self.0)(value)
-    }
-}
-
 /// A middleware's refusal, sent as CONNECT_ERROR `{message, data}`.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 #[error("{message}")]
@@ -136,86 +127,122 @@ impl ConnectError {
     }
 }
 
-/// Runs a handler's future inline until it first waits, then spawns the
-/// rest. A panic in user code is caught and logged, never unwinds into the
-/// connection.
-pub(crate) fn run(future: BoxFuture<()>) {
-    let mut future = future;
-    let mut cx = Context::from_waker(Waker::noop());
-    match std::panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut cx))) {
-        Ok(Poll::Ready(())) => {}
-        Ok(Poll::Pending) => {
-            tokio::spawn(CatchUnwind(future));
+/// The answer handle of an event the client sent with an ack id. Clones
+/// share it: the first answer is sent, later ones are refused.
+#[derive(Clone)]
+pub struct Ack {
+    socket: Socket,
+    id: u64,
+    sent: Arc<AtomicBool>,
+}
+
+impl Ack {
+    pub(crate) fn new(socket: Socket, id: u64) -> Self {
+        Ack {
+            socket,
+            id,
+            sent: Arc::new(AtomicBool::new(false)),
         }
-        Err(_) => tracing::error!("a handler panicked; the connection goes on"),
+    }
+
+    /// Answers with one argument.
+    pub fn send<T: Serialize + ?Sized>(&self, data: &T) -> Result<(), EmitError> {
+        self.send_args(vec![to_value(data)?])
+    }
+
+    /// Answers with any number of arguments (`ack(...args)` in Node).
+    pub fn send_args(&self, args: Vec<Value>) -> Result<(), EmitError> {
+        if self.sent.swap(true, Ordering::AcqRel) {
+            return Err(EmitError::AckAlreadySent);
+        }
+        self.socket.send_ack(self.id, args)
+    }
+
+    /// The ack id the client chose.
+    pub fn id(&self) -> u64 {
+        self.id
     }
 }
 
-struct CatchUnwind(BoxFuture<()>);
+/// An event from the client.
+#[derive(Clone)]
+pub struct Event {
+    /// Event name.
+    pub name: String,
+    /// Arguments (the ack callback, if any, is [`Event::ack`]).
+    pub args: Vec<Value>,
+    /// Present when the client waits for an answer.
+    pub ack: Option<Ack>,
+}
 
-impl Future for CatchUnwind {
-    type Output = ();
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        match std::panic::catch_unwind(AssertUnwindSafe(|| self.0.as_mut().poll(cx))) {
-            Ok(p) => p,
-            Err(_) => {
-                tracing::error!("a handler panicked; the connection goes on");
-                Poll::Ready(())
-            }
+impl Event {
+    /// Argument `index` converted to `T`.
+    pub fn arg<T: DeserializeOwned>(&self, index: usize) -> Result<T, ValueError> {
+        from_value(self.args.get(index).cloned().unwrap_or(Value::Null))
+    }
+
+    /// Argument `index` moved out (left `Null`) and converted to `T`.
+    pub fn take_arg<T: DeserializeOwned>(&mut self, index: usize) -> Result<T, ValueError> {
+        from_value(
+            self.args
+                .get_mut(index)
+                .map(std::mem::take)
+                .unwrap_or(Value::Null),
+        )
+    }
+
+    /// All arguments converted to `T` (a tuple, or a `Vec`).
+    pub fn args_as<T: DeserializeOwned>(&self) -> Result<T, ValueError> {
+        from_value(Value::Array(self.args.clone()))
+    }
+
+    /// Answers the client with one argument; does nothing when the client
+    /// asked for no answer.
+    pub fn ack<T: Serialize + ?Sized>(&self, data: &T) -> Result<(), EmitError> {
+        match &self.ack {
+            Some(ack) => ack.send(data),
+            None => Ok(()),
+        }
+    }
+
+    /// Answers the client with these arguments; does nothing when the
+    /// client asked for no answer.
+    pub fn ack_args(&self, args: Vec<Value>) -> Result<(), EmitError> {
+        match &self.ack {
+            Some(ack) => ack.send_args(args),
+            None => Ok(()),
         }
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+/// What a server tells its observer. Every method does nothing by default.
+#[allow(unused_variables)]
+pub trait Observer: Send + Sync + 'static {
+    /// An Engine.IO session opened over `transport`.
+    fn session_opened(&self, transport: TransportKind) {}
 
-    #[tokio::test]
-    async fn ready_handlers_finish_inline_in_order() {
-        let log = Arc::new(parking_lot::Mutex::new(Vec::new()));
-        for i in 0..5 {
-            let log = log.clone();
-            run(Box::pin(async move { log.lock().push(i) }));
-        }
-        assert_eq!(*log.lock(), vec![0, 1, 2, 3, 4], "no task was needed");
-    }
+    /// An Engine.IO session closed.
+    fn session_closed(&self, reason: CloseReason) {}
 
-    #[tokio::test]
-    async fn waiting_handlers_continue_in_a_task() {
-        let done = Arc::new(AtomicUsize::new(0));
-        let d = done.clone();
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        run(Box::pin(async move {
-            d.fetch_add(1, Ordering::SeqCst);
-            let _ = rx.await;
-            d.fetch_add(1, Ordering::SeqCst);
-        }));
-        assert_eq!(
-            done.load(Ordering::SeqCst),
-            1,
-            "ran inline up to the first wait"
-        );
-        tx.send(()).unwrap();
-        tokio::time::timeout(std::time::Duration::from_secs(5), async {
-            while done.load(Ordering::SeqCst) < 2 {
-                tokio::task::yield_now().await;
-            }
-        })
-        .await
-        .unwrap();
-    }
+    /// A socket connected to its namespace (before the connection
+    /// handlers run).
+    fn socket_connected(&self, socket: &Socket) {}
 
-    #[tokio::test]
-    async fn panics_are_contained() {
-        run(Box::pin(async { panic!("user bug") }));
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        run(Box::pin(async move {
-            let _ = rx.await;
-            panic!("late user bug");
-        }));
-        tx.send(()).unwrap();
-        tokio::task::yield_now().await;
-    }
+    /// The connection of a socket moved to WebSocket.
+    fn socket_upgraded(&self, socket: &Socket) {}
+
+    /// A socket left its namespace (before the disconnect handlers run).
+    fn socket_disconnected(&self, socket: &Socket, reason: DisconnectReason) {}
+
+    /// A socket of this node joined a room it was not in.
+    fn room_joined(&self, ns: &SmolStr, room: &Room, sid: &Sid) {}
+
+    /// A socket of this node left a room.
+    fn room_left(&self, ns: &SmolStr, room: &Room, sid: &Sid) {}
+
+    /// A socket sent an event.
+    fn event_received(&self, socket: &Socket, event: &str, args: &[Value]) {}
+
+    /// An event was queued for a socket: emitted to it, or broadcast.
+    fn event_sent(&self, socket: &Socket, packet: &Packet) {}
 }

@@ -30,6 +30,7 @@ pub mod engine;
 pub mod fuzzing;
 mod handler;
 mod handshake;
+mod inline;
 pub mod limits;
 mod listen;
 pub mod metrics;
@@ -42,12 +43,15 @@ pub mod recovery;
 mod server;
 mod service;
 mod sid;
+mod slot;
 mod socket;
 mod timer;
 #[cfg(feature = "tls")]
 pub mod tls;
 pub mod value;
+mod vocab;
 
+pub use adapter::JoinError;
 pub use adapter::{
     Adapter, AdapterFactory, AdapterHeld, BroadcastFlags, BroadcastOptions, JoinFuture,
     LocalAdapter, Room, SocketInfo,
@@ -56,15 +60,16 @@ pub use engine::{
     CorsConfig, EngineConfig, HttpCompression, HttpLimits, PerMessageDeflate, RemoteAddr,
     Transports,
 };
+pub use handler::{Ack, Event};
 pub use handler::{
-    ConnectError, ConnectHandler, DisconnectHandler, EventHandler, Middleware, ServerAck,
-    ServerEventHandler,
+    ConnectError, ConnectHandler, DisconnectHandler, EventHandler, Middleware, ServerEventHandler,
 };
 pub use handshake::Handshake;
 #[cfg(feature = "tls")]
 pub use listen::serve_tls;
-pub use listen::{ConnectionSlot, Listening, connection_limit, serve, serve_with};
-pub use namespace::{DynamicNamespace, Namespace, NamespaceStats, WeakNamespace};
+pub use listen::{Listening, connection_limit, serve, serve_with};
+pub use namespace::dynamic::DynamicNamespace;
+pub use namespace::{Namespace, NamespaceStats, WeakNamespace};
 pub use observe::Observer;
 pub use operator::{BroadcastOperator, IntoRooms, RemoteSocket};
 pub use presence::{PresenceEvent, PresenceHandler};
@@ -73,7 +78,10 @@ pub use recovery::RecoveryConfig;
 pub use server::{ServerConfig, ServerStats, SocketIo, WeakSocketIo};
 pub use service::{NotFound, SocketIoLayer, SocketIoService};
 pub use sid::Sid;
-pub use socket::{
-    Ack, AckError, AckFuture, DisconnectReason, EmitError, Event, JoinError, Socket, SocketEmitter,
-};
+pub use slot::ConnectionSlot;
+pub use socket::emit::SocketEmitter;
+pub use socket::reason::DisconnectReason;
+pub use socket::{AckError, AckFuture, Socket};
 pub use value::{Value, from_value, to_value};
+pub use vocab::EmitError;
+pub use vocab::ServerAck;

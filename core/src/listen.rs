@@ -6,6 +6,7 @@ use crate::engine::{HttpLimits, RemoteAddr};
 use crate::limits::Refused;
 use crate::server::SocketIo;
 use crate::service::{BoxError, NotFound, SocketIoService};
+use crate::slot::ConnectionSlot;
 use bytes::Bytes;
 use http::{Request, Response};
 use hyper::body::Incoming;
@@ -68,21 +69,6 @@ impl SocketIo {
         let mut listening = serve_with(listener, service, limits)?;
         listening.io = Some(self.clone());
         Ok(listening)
-    }
-}
-
-/// An open connection, counted until every part of it is gone: its HTTP
-/// requests carry a clone (a request extension), and so does a WebSocket
-/// that outlives the HTTP exchange that upgraded it.
-#[derive(Clone, Debug)]
-pub struct ConnectionSlot(#[allow(dead_code)] Arc<SlotGuard>);
-
-#[derive(Debug)]
-struct SlotGuard(Arc<AtomicUsize>);
-
-impl Drop for SlotGuard {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -234,7 +220,7 @@ where
                             refuse_connection(stream, peer, &refusing);
                             continue;
                         }
-                        let slot = ConnectionSlot(Arc::new(SlotGuard(open.clone())));
+                        let slot = ConnectionSlot::new(open.clone());
                         let _ = stream.set_nodelay(true);
                         match &tls {
                             None => {

@@ -1,19 +1,18 @@
 //! Broadcast operators (`to`, `except`, `local`, `volatile`, `timeout`) and
 //! the sockets `fetch_sockets` returns.
 
-use crate::adapter::{
-    AdapterError, BroadcastAckError, BroadcastOptions, JoinFuture, Room, SocketInfo,
-};
+use crate::adapter::{Adapter, BroadcastAckError, JoinFuture};
 use crate::handshake::Handshake;
-use crate::namespace::Namespace;
 use crate::protocol::Packet;
 use crate::recovery::new_offset;
 use crate::sid::Sid;
-use crate::socket::{EmitError, check_event};
 use crate::value::{Value, to_value};
+use crate::vocab::{AdapterError, BroadcastOptions, EmitError, Room, SocketInfo, check_event};
 use serde::Serialize;
 use smol_str::SmolStr;
+use std::fmt;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Anything naming one or more rooms.
@@ -68,16 +67,48 @@ impl<T: Into<Room>, const N: usize> IntoRooms for [T; N] {
     }
 }
 
+/// What an operator needs of its namespace: the name, the adapter and two
+/// settings. Operators act through the [`Adapter`] trait only.
+#[derive(Clone)]
+pub(crate) struct Scope {
+    /// The namespace's name.
+    pub name: SmolStr,
+    /// The namespace's adapter.
+    pub adapter: Arc<dyn Adapter>,
+    /// Connection state recovery is on: broadcasts carry offsets.
+    pub recoverable: bool,
+    /// Default acknowledgement timeout.
+    pub ack_timeout: Duration,
+}
+
+impl Scope {
+    fn adapter(&self) -> &Arc<dyn Adapter> {
+        &self.adapter
+    }
+
+    fn name(&self) -> &SmolStr {
+        &self.name
+    }
+}
+
+impl fmt::Debug for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Namespace")
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
 /// A selection of sockets to emit to or act on.
 #[derive(Clone, Debug)]
 #[must_use = "an operator does nothing until an action such as emit is called"]
 pub struct BroadcastOperator {
-    ns: Namespace,
+    ns: Scope,
     opts: BroadcastOptions,
 }
 
 impl BroadcastOperator {
-    pub(crate) fn new(ns: Namespace) -> Self {
+    pub(crate) fn new(ns: Scope) -> Self {
         BroadcastOperator {
             ns,
             opts: BroadcastOptions::default(),
@@ -147,7 +178,7 @@ impl BroadcastOperator {
     pub fn emit_args(&self, event: &str, mut args: Vec<Value>) -> Result<(), EmitError> {
         check_event(event)?;
         let adapter = self.ns.adapter();
-        if self.ns.recovery().is_some() && !self.opts.flags.volatile {
+        if self.ns.recoverable && !self.opts.flags.volatile {
             // Kept for sockets that come back; the offset tells the client
             // where it is.
             let offset = new_offset();
@@ -190,11 +221,7 @@ impl BroadcastOperator {
         EmitError,
     > {
         check_event(event)?;
-        let timeout = self
-            .opts
-            .flags
-            .timeout
-            .unwrap_or_else(|| self.ns.ack_timeout());
+        let timeout = self.opts.flags.timeout.unwrap_or(self.ns.ack_timeout);
         let packet = Packet::event(self.ns.name().clone(), event, args);
         Ok(self
             .ns
@@ -262,11 +289,11 @@ pub struct RemoteSocket {
     pub transport: Option<SmolStr>,
     /// The connection's public id, when its node said.
     pub client_id: Option<SmolStr>,
-    ns: Namespace,
+    ns: Scope,
 }
 
 impl RemoteSocket {
-    fn new(ns: Namespace, info: SocketInfo) -> Self {
+    fn new(ns: Scope, info: SocketInfo) -> Self {
         RemoteSocket {
             id: info.id,
             rooms: info.rooms,

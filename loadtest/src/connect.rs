@@ -2,16 +2,20 @@
 //! seconds (they answer pings), then reports connect-time percentiles,
 //! failures, and the servers' memory per client when their pids are given.
 
-use crate::client::{Client, Incoming};
+use crate::client::{Client, Incoming, Target, Transport};
 use crate::server::rss_kib;
 use crate::stats::{Percentiles, histogram};
 use crate::{Common, Outcome, progress};
+use hdrhistogram::Histogram;
+use indicatif::ProgressBar;
 use parking_lot::Mutex;
 use serde::Serialize;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 /// Settings of the connect scenario.
 #[derive(Debug, Clone, clap::Args)]
@@ -58,85 +62,49 @@ fn rss(pids: &[u32]) -> Option<u64> {
     pids.iter().map(|p| rss_kib(*p)).sum()
 }
 
+/// What the clients count, together.
+struct Tally {
+    connected: AtomicUsize,
+    failed: AtomicUsize,
+    alive: AtomicUsize,
+    times: Mutex<Histogram<u64>>,
+    bar: ProgressBar,
+}
+
 /// Runs the scenario.
 pub async fn run(common: &Common, args: &ConnectArgs) -> Result<Outcome, String> {
     let targets = common.targets().await?;
     let rss_before = rss(&common.server_pid);
     let (stop_tx, stop_rx) = watch::channel(false);
-    let connected = Arc::new(AtomicUsize::new(0));
-    let failed = Arc::new(AtomicUsize::new(0));
-    let alive = Arc::new(AtomicUsize::new(0));
-    let times = Arc::new(Mutex::new(histogram()));
-    let bar = progress(common, args.clients as u64, "clients");
-    let pause = Duration::from_secs_f64(1.0 / args.rate.max(1.0));
-    let mut tasks = Vec::with_capacity(args.clients);
-    let mut next = Instant::now();
-    for i in 0..args.clients {
-        let target = targets[i % targets.len()].clone();
-        let (source, transport) = (common.source_address(i), common.transport(i));
-        let ns = args.namespace.clone();
-        let (connected, failed, alive, times) = (
-            connected.clone(),
-            failed.clone(),
-            alive.clone(),
-            times.clone(),
-        );
-        let (mut stop, bar) = (stop_rx.clone(), bar.clone());
-        tasks.push(tokio::spawn(async move {
-            let started = Instant::now();
-            let mut client = match Client::connect(&target, source, transport, &ns, None).await {
-                Ok(client) => client,
-                Err(e) => {
-                    if failed.fetch_add(1, Ordering::Relaxed) < 10 {
-                        crate::say(&bar, format!("client {i}: {e}"));
-                    }
-                    bar.inc(1);
-                    return;
-                }
-            };
-            let _ = times
-                .lock()
-                .record((started.elapsed().as_micros() as u64).max(1));
-            connected.fetch_add(1, Ordering::Relaxed);
-            alive.fetch_add(1, Ordering::Relaxed);
-            bar.inc(1);
-            loop {
-                tokio::select! {
-                    _ = stop.changed() => break,
-                    incoming = client.next() => match incoming {
-                        Ok(Incoming::Closed) | Err(_) => {
-                            alive.fetch_sub(1, Ordering::Relaxed);
-                            return;
-                        }
-                        Ok(_) => {}
-                    },
-                }
-            }
-            client.close().await;
-        }));
-        next += pause;
-        tokio::time::sleep_until(next.into()).await;
-    }
+    let tally = Arc::new(Tally {
+        connected: AtomicUsize::new(0),
+        failed: AtomicUsize::new(0),
+        alive: AtomicUsize::new(0),
+        times: Mutex::new(histogram()),
+        bar: progress(common, args.clients as u64, "clients"),
+    });
+    let tasks = ramp_up(common, args, &targets, &tally, &stop_rx).await;
     let ready_by = Instant::now() + Duration::from_secs(120);
-    while connected.load(Ordering::Relaxed) + failed.load(Ordering::Relaxed) < args.clients
+    while tally.connected.load(Ordering::Relaxed) + tally.failed.load(Ordering::Relaxed)
+        < args.clients
         && Instant::now() < ready_by
     {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    bar.finish_and_clear();
+    tally.bar.finish_and_clear();
     tokio::time::sleep(Duration::from_secs_f64(args.hold)).await;
     let rss_held = rss(&common.server_pid);
-    let held = alive.load(Ordering::Relaxed);
+    let held = tally.alive.load(Ordering::Relaxed);
     let _ = stop_tx.send(true);
     for task in tasks {
         let _ = task.await;
     }
     let report = ConnectReport {
         scenario: "connect",
-        connected: connected.load(Ordering::Relaxed),
-        failures: failed.load(Ordering::Relaxed),
+        connected: tally.connected.load(Ordering::Relaxed),
+        failures: tally.failed.load(Ordering::Relaxed),
         held,
-        connect_us: Percentiles::of(&times.lock()),
+        connect_us: Percentiles::of(&tally.times.lock()),
         rss_before_kib: rss_before,
         rss_held_kib: rss_held,
         bytes_per_client: match (rss_before, rss_held) {
@@ -146,6 +114,84 @@ pub async fn run(common: &Common, args: &ConnectArgs) -> Result<Outcome, String>
             _ => None,
         },
     };
+    outcome(&report, args)
+}
+
+/// Starts the clients at `--rate`, each in a task of its own.
+async fn ramp_up(
+    common: &Common,
+    args: &ConnectArgs,
+    targets: &[Target],
+    tally: &Arc<Tally>,
+    stop: &watch::Receiver<bool>,
+) -> Vec<JoinHandle<()>> {
+    let pause = Duration::from_secs_f64(1.0 / args.rate.max(1.0));
+    let mut tasks = Vec::with_capacity(args.clients);
+    let mut next = Instant::now();
+    for i in 0..args.clients {
+        let target = targets[i % targets.len()].clone();
+        let (source, transport) = (common.source_address(i), common.transport(i));
+        let ns = args.namespace.clone();
+        tasks.push(tokio::spawn(hold_client(
+            i,
+            target,
+            source,
+            transport,
+            ns,
+            tally.clone(),
+            stop.clone(),
+        )));
+        next += pause;
+        tokio::time::sleep_until(next.into()).await;
+    }
+    tasks
+}
+
+/// Client `i`: connects, answers pings until told to stop, then closes.
+async fn hold_client(
+    i: usize,
+    target: Target,
+    source: Option<IpAddr>,
+    transport: Transport,
+    ns: String,
+    tally: Arc<Tally>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let started = Instant::now();
+    let mut client = match Client::connect(&target, source, transport, &ns, None).await {
+        Ok(client) => client,
+        Err(e) => {
+            if tally.failed.fetch_add(1, Ordering::Relaxed) < 10 {
+                crate::say(&tally.bar, format!("client {i}: {e}"));
+            }
+            tally.bar.inc(1);
+            return;
+        }
+    };
+    let _ = tally
+        .times
+        .lock()
+        .record((started.elapsed().as_micros() as u64).max(1));
+    tally.connected.fetch_add(1, Ordering::Relaxed);
+    tally.alive.fetch_add(1, Ordering::Relaxed);
+    tally.bar.inc(1);
+    loop {
+        tokio::select! {
+            _ = stop.changed() => break,
+            incoming = client.next() => match incoming {
+                Ok(Incoming::Closed) | Err(_) => {
+                    tally.alive.fetch_sub(1, Ordering::Relaxed);
+                    return;
+                }
+                Ok(_) => {}
+            },
+        }
+    }
+    client.close().await;
+}
+
+/// The report for machines and for people, and the share of clients lost.
+fn outcome(report: &ConnectReport, args: &ConnectArgs) -> Result<Outcome, String> {
     let mut human = format!(
         "connect: {} connected, {} failed, {} held after {:.0} s\nconnect time {}",
         report.connected,
@@ -169,7 +215,7 @@ pub async fn run(common: &Common, args: &ConnectArgs) -> Result<Outcome, String>
     let lost =
         (report.failures + report.connected - report.held) as f64 / args.clients.max(1) as f64;
     Ok(Outcome {
-        json: serde_json::to_value(&report).map_err(|e| e.to_string())?,
+        json: serde_json::to_value(report).map_err(|e| e.to_string())?,
         human,
         loss: lost,
     })

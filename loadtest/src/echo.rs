@@ -2,10 +2,11 @@
 //! loop (the next after the answer) for D seconds: acknowledgements per
 //! second, round-trip percentiles, and the servers' CPU per ack.
 
-use crate::client::Client;
+use crate::client::{Client, Target};
 use crate::server::{CpuWindow, ServerCpu};
 use crate::stats::{Percentiles, histogram};
 use crate::{Common, Outcome, progress};
+use hdrhistogram::Histogram;
 use serde::Serialize;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -52,26 +53,7 @@ pub struct EchoReport {
 /// Runs the scenario.
 pub async fn run(common: &Common, args: &EchoArgs) -> Result<Outcome, String> {
     let targets = common.targets().await?;
-    let mut clients = Vec::new();
-    let mut connect_failures = 0;
-    for i in 0..args.clients {
-        let target = &targets[i % targets.len()];
-        match Client::connect(
-            target,
-            common.source_address(i),
-            common.transport(i),
-            "/",
-            None,
-        )
-        .await
-        {
-            Ok(client) => clients.push(client),
-            Err(e) => {
-                connect_failures += 1;
-                eprintln!("client {i}: {e}");
-            }
-        }
-    }
+    let (clients, connect_failures) = connect_all(common, &targets, args.clients).await;
     let payload = "x".repeat(args.size);
     let lost = Arc::new(AtomicU64::new(0));
     let done = Arc::new(AtomicU64::new(0));
@@ -83,28 +65,11 @@ pub async fn run(common: &Common, args: &EchoArgs) -> Result<Outcome, String> {
     let tasks: Vec<_> = clients
         .into_iter()
         .enumerate()
-        .map(|(i, mut client)| {
+        .map(|(i, client)| {
             let body = format!(r#"["echo","{payload}",{i}]"#);
             let expected = format!(r#"["{payload}",{i}]"#);
-            let (lost, done) = (lost.clone(), done.clone());
-            tokio::spawn(async move {
-                let mut rtt = histogram();
-                while Instant::now() < deadline {
-                    let sent = Instant::now();
-                    match client.emit_with_ack(&body, wait).await {
-                        Ok(answer) if answer == expected => {
-                            let _ = rtt.record((sent.elapsed().as_micros() as u64).max(1));
-                            done.fetch_add(1, Ordering::Relaxed);
-                        }
-                        _ => {
-                            lost.fetch_add(1, Ordering::Relaxed);
-                            break;
-                        }
-                    }
-                }
-                client.close().await;
-                rtt
-            })
+            let counts = (lost.clone(), done.clone());
+            tokio::spawn(echo_loop(client, body, expected, deadline, wait, counts))
         })
         .collect();
     while Instant::now() < deadline {
@@ -130,6 +95,65 @@ pub async fn run(common: &Common, args: &EchoArgs) -> Result<Outcome, String> {
         rtt_us: Percentiles::of(&rtt),
         server: cpu.finish(acks),
     };
+    outcome(&report)
+}
+
+/// Connects `count` clients one after another; returns them and how many
+/// could not connect.
+async fn connect_all(common: &Common, targets: &[Target], count: usize) -> (Vec<Client>, usize) {
+    let mut clients = Vec::new();
+    let mut connect_failures = 0;
+    for i in 0..count {
+        let target = &targets[i % targets.len()];
+        match Client::connect(
+            target,
+            common.source_address(i),
+            common.transport(i),
+            "/",
+            None,
+        )
+        .await
+        {
+            Ok(client) => clients.push(client),
+            Err(e) => {
+                connect_failures += 1;
+                eprintln!("client {i}: {e}");
+            }
+        }
+    }
+    (clients, connect_failures)
+}
+
+/// One client's closed loop until `deadline` (or its first lost answer),
+/// counting `(lost, done)`; returns its round-trip times.
+async fn echo_loop(
+    mut client: Client,
+    body: String,
+    expected: String,
+    deadline: Instant,
+    wait: Duration,
+    (lost, done): (Arc<AtomicU64>, Arc<AtomicU64>),
+) -> Histogram<u64> {
+    let mut rtt = histogram();
+    while Instant::now() < deadline {
+        let sent = Instant::now();
+        match client.emit_with_ack(&body, wait).await {
+            Ok(answer) if answer == expected => {
+                let _ = rtt.record((sent.elapsed().as_micros() as u64).max(1));
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+            _ => {
+                lost.fetch_add(1, Ordering::Relaxed);
+                break;
+            }
+        }
+    }
+    client.close().await;
+    rtt
+}
+
+/// The report for machines and for people, and the share of emits lost.
+fn outcome(report: &EchoReport) -> Result<Outcome, String> {
     let human = format!(
         "echo: {} clients, {} acks ({:.0}/s), {} lost\nround trip {}{}",
         report.clients,
@@ -141,7 +165,7 @@ pub async fn run(common: &Common, args: &EchoArgs) -> Result<Outcome, String> {
     );
     let loss = report.lost as f64 / (report.acks + report.lost).max(1) as f64;
     Ok(Outcome {
-        json: serde_json::to_value(&report).map_err(|e| e.to_string())?,
+        json: serde_json::to_value(report).map_err(|e| e.to_string())?,
         human,
         loss,
     })

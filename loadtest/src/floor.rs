@@ -11,7 +11,7 @@
 use crate::Outcome;
 use serde::Serialize;
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -97,6 +97,7 @@ pub async fn run(args: &FloorArgs) -> Result<Outcome, String> {
     })
 }
 
+/// Measures on this thread while another plays the clients.
 fn measure(args: &FloorArgs) -> Result<FloorReport, String> {
     let io = |e: std::io::Error| e.to_string();
     let listener = TcpListener::bind("127.0.0.1:0").map_err(io)?;
@@ -104,45 +105,7 @@ fn measure(args: &FloorArgs) -> Result<FloorReport, String> {
     let (sockets, size, mode) = (args.sockets, args.size.max(1), args.mode);
     let run_for = Duration::from_secs_f64(args.duration);
     // The clients: a runtime of their own on another thread.
-    let peer = std::thread::spawn(move || -> Result<(), String> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| e.to_string())?;
-        runtime.block_on(async move {
-            let mut tasks = Vec::new();
-            for _ in 0..sockets {
-                let mut stream = tokio::net::TcpStream::connect(addr)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let _ = stream.set_nodelay(true);
-                tasks.push(tokio::spawn(async move {
-                    let mut buf = vec![0u8; 64 * 1024];
-                    let message = vec![b'x'; size];
-                    loop {
-                        match mode {
-                            FloorMode::Write => {
-                                if matches!(stream.read(&mut buf).await, Ok(0) | Err(_)) {
-                                    return;
-                                }
-                            }
-                            FloorMode::Echo => {
-                                if stream.write_all(&message).await.is_err()
-                                    || stream.read_exact(&mut buf[..size]).await.is_err()
-                                {
-                                    return;
-                                }
-                            }
-                        }
-                    }
-                }));
-            }
-            for task in tasks {
-                let _ = task.await;
-            }
-            Ok(())
-        })
-    });
+    let peer = std::thread::spawn(move || play_clients(addr, sockets, size, mode));
     let mut streams: Vec<TcpStream> = Vec::with_capacity(sockets);
     for _ in 0..sockets {
         let (stream, _) = listener.accept().map_err(io)?;
@@ -181,4 +144,54 @@ fn measure(args: &FloorArgs) -> Result<FloorReport, String> {
         cpu_us_per_message: cpu * 1e6 / messages.max(1) as f64,
         messages_per_sec: messages as f64 / wall.max(1e-9),
     })
+}
+
+/// The clients: `sockets` connections to `addr` that read what the measured
+/// thread writes, or send it messages to echo, until it hangs up.
+fn play_clients(
+    addr: SocketAddr,
+    sockets: usize,
+    size: usize,
+    mode: FloorMode,
+) -> Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(async move {
+        let mut tasks = Vec::new();
+        for _ in 0..sockets {
+            let stream = tokio::net::TcpStream::connect(addr)
+                .await
+                .map_err(|e| e.to_string())?;
+            let _ = stream.set_nodelay(true);
+            tasks.push(tokio::spawn(play_client(stream, size, mode)));
+        }
+        for task in tasks {
+            let _ = task.await;
+        }
+        Ok(())
+    })
+}
+
+/// One client connection, until the measured thread hangs up.
+async fn play_client(mut stream: tokio::net::TcpStream, size: usize, mode: FloorMode) {
+    let mut buf = vec![0u8; 64 * 1024];
+    let message = vec![b'x'; size];
+    loop {
+        match mode {
+            FloorMode::Write => {
+                if matches!(stream.read(&mut buf).await, Ok(0) | Err(_)) {
+                    return;
+                }
+            }
+            FloorMode::Echo => {
+                if stream.write_all(&message).await.is_err()
+                    || stream.read_exact(&mut buf[..size]).await.is_err()
+                {
+                    return;
+                }
+            }
+        }
+    }
 }

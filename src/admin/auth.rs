@@ -28,7 +28,7 @@ const LOGIN_RATE: Rate = Rate {
 };
 
 /// Checks credentials and session ids.
-pub(super) struct Credentials {
+pub(crate) struct Credentials {
     username: String,
     password_hash: String,
     logins: Mutex<TokenBucket>,
@@ -38,7 +38,7 @@ pub(super) struct Credentials {
 
 /// Why a login was refused.
 #[derive(Debug, PartialEq, Eq)]
-pub(super) enum Refusal {
+pub(crate) enum Refusal {
     /// Wrong username, password or session id (the UI shows this text).
     Invalid,
     /// Over the login rate.
@@ -47,7 +47,7 @@ pub(super) enum Refusal {
 
 impl Credentials {
     /// Checks that `password_hash` is a bcrypt hash.
-    pub(super) fn new(username: String, password_hash: String) -> Result<Self, String> {
+    pub(crate) fn new(username: String, password_hash: String) -> Result<Self, String> {
         password_hash
             .parse::<bcrypt::HashParts>()
             .map_err(|e| e.to_string())?;
@@ -61,7 +61,7 @@ impl Credentials {
 
     /// A valid session id; else the username and password (a new session
     /// id is returned).
-    pub(super) async fn login(
+    pub(crate) async fn login(
         &self,
         session_id: Option<&str>,
         username: Option<&str>,
@@ -142,7 +142,7 @@ impl Credentials {
 }
 
 /// Logs and counts a refused login.
-pub(super) fn refused(refusal: &Refusal, address: &str) {
+pub(crate) fn refused(refusal: &Refusal, address: &str) {
     let why = match refusal {
         Refusal::Invalid => "invalid credentials",
         Refusal::TooMany => "too many logins",

@@ -5,7 +5,7 @@ use switchyard_core::{BroadcastOperator, Event, Namespace, Socket, Value, WeakSo
 
 /// The UI's commands. Each names an existing namespace (never creates
 /// one) and an optional filter: a room, or a socket id.
-pub(super) fn commands(socket: &Socket, io: &WeakSocketIo) {
+pub(crate) fn commands(socket: &Socket, io: &WeakSocketIo) {
     let on = |name: &'static str, act: fn(&Namespace, Option<String>, &[Value])| {
         let io = io.clone();
         socket.on(name, move |_: Socket, event: Event| {

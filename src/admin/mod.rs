@@ -27,7 +27,7 @@ mod watch;
 use auth::{Credentials, Refusal};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use switchyard_core::{ConnectError, PresenceEvent, Socket, SocketIo, Value};
+use switchyard_core::{ConnectError, PresenceEvent, Socket, SocketIo, Value, WeakSocketIo};
 use watch::Watch;
 
 /// How the UI logs in.
@@ -106,21 +106,7 @@ const ADMIN_USER: &str = "socket.io-admin";
 
 /// Adds the Admin UI's namespace to `io` and starts watching it.
 pub fn instrument(io: &SocketIo, config: AdminConfig) -> Result<(), AdminError> {
-    let credentials = match &config.auth {
-        AdminAuth::Basic {
-            username,
-            password_hash,
-        } => Some(Arc::new(
-            Credentials::new(username.clone(), password_hash.clone())
-                .map_err(AdminError::BadHash)?,
-        )),
-        AdminAuth::Disabled => {
-            tracing::warn!(
-                "the Admin UI needs no login: anyone who reaches it may act on every socket"
-            );
-            None
-        }
-    };
+    let credentials = credentials(&config.auth)?;
     let admin = io.of(&config.namespace);
     let development = config.mode == AdminMode::Development;
     let watch = Watch::start(
@@ -156,27 +142,7 @@ pub fn instrument(io: &SocketIo, config: AdminConfig) -> Result<(), AdminError> 
     let first_stats = stats.clone();
     admin.on_connection(move |socket: Socket| {
         let (io, features, stats) = (weak_io.clone(), features.clone(), first_stats.clone());
-        async move {
-            if let Some(NewSession(id)) = socket.extension::<NewSession>() {
-                let _ = socket.emit("session", &id);
-            }
-            if !features.is_empty() && !readonly(&features) {
-                commands::commands(&socket, &io);
-            }
-            let _ = socket.emit_args(
-                "config",
-                vec![switchyard_core::object! {
-                    "supportedFeatures" => Value::Array(features.iter().map(|f| Value::from(*f)).collect()),
-                }],
-            );
-            let Some(io) = io.upgrade() else { return };
-            // This node's figures at once; every node sends its own within
-            // the next two seconds.
-            let _ = socket.emit_args("server_stats", vec![stats.value(&io, Vec::new())]);
-            if development {
-                let _ = socket.emit_args("all_sockets", vec![stats::all_sockets(&io).await]);
-            }
-        }
+        welcome(socket, io, features, stats, development)
     });
     tokio::spawn(stats::report(
         io.downgrade(),
@@ -186,6 +152,55 @@ pub fn instrument(io: &SocketIo, config: AdminConfig) -> Result<(), AdminError> 
         counts,
     ));
     Ok(())
+}
+
+/// The login check of `auth`: none when the UI needs no login.
+fn credentials(auth: &AdminAuth) -> Result<Option<Arc<Credentials>>, AdminError> {
+    Ok(match auth {
+        AdminAuth::Basic {
+            username,
+            password_hash,
+        } => Some(Arc::new(
+            Credentials::new(username.clone(), password_hash.clone())
+                .map_err(AdminError::BadHash)?,
+        )),
+        AdminAuth::Disabled => {
+            tracing::warn!(
+                "the Admin UI needs no login: anyone who reaches it may act on every socket"
+            );
+            None
+        }
+    })
+}
+
+/// Greets a UI client that connected: its session, its commands, the
+/// server's features, and this node's figures at once.
+async fn welcome(
+    socket: Socket,
+    io: WeakSocketIo,
+    features: Vec<&'static str>,
+    stats: Arc<stats::Stats>,
+    development: bool,
+) {
+    if let Some(NewSession(id)) = socket.extension::<NewSession>() {
+        let _ = socket.emit("session", &id);
+    }
+    if !features.is_empty() && !readonly(&features) {
+        commands::commands(&socket, &io);
+    }
+    let _ = socket.emit_args(
+        "config",
+        vec![switchyard_core::object! {
+            "supportedFeatures" => Value::Array(features.iter().map(|f| Value::from(*f)).collect()),
+        }],
+    );
+    let Some(io) = io.upgrade() else { return };
+    // This node's figures at once; every node sends its own within
+    // the next two seconds.
+    let _ = socket.emit_args("server_stats", vec![stats.value(&io, Vec::new())]);
+    if development {
+        let _ = socket.emit_args("all_sockets", vec![stats::all_sockets(&io).await]);
+    }
 }
 
 /// The session id a login made, for the connection handler to send.

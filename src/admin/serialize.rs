@@ -6,7 +6,7 @@ use switchyard_core::value::Map;
 use switchyard_core::{Handshake, RemoteSocket, Room, Socket, Value};
 
 /// A socket of this node.
-pub(super) fn local_socket(socket: &Socket) -> Value {
+pub(crate) fn local_socket(socket: &Socket) -> Value {
     shape(Shape {
         id: socket.id().as_str(),
         client_id: Some(socket.client_id()),
@@ -19,7 +19,7 @@ pub(super) fn local_socket(socket: &Socket) -> Value {
 }
 
 /// A socket found by `fetch_sockets`, on any node.
-pub(super) fn remote_socket(socket: &RemoteSocket, nsp: &str) -> Value {
+pub(crate) fn remote_socket(socket: &RemoteSocket, nsp: &str) -> Value {
     shape(Shape {
         id: socket.id.as_str(),
         client_id: socket.client_id.clone(),

@@ -17,7 +17,7 @@ const MAX_LISTED: usize = 5_000;
 const STATS_EVERY: Duration = Duration::from_secs(2);
 
 /// Every socket of every namespace this node serves, cluster-wide.
-pub(super) async fn all_sockets(io: &SocketIo) -> Value {
+pub(crate) async fn all_sockets(io: &SocketIo) -> Value {
     let mut listed = Vec::new();
     for ns in io.namespaces() {
         let (sockets, missing) = match ns.broadcast().fetch_sockets_partial().await {
@@ -42,14 +42,14 @@ pub(super) async fn all_sockets(io: &SocketIo) -> Value {
 }
 
 /// What `server_stats` says of this node.
-pub(super) struct Stats {
+pub(crate) struct Stats {
     server_id: String,
     hostname: String,
     started: Instant,
 }
 
 impl Stats {
-    pub(super) fn new(server_id: Option<String>) -> Self {
+    pub(crate) fn new(server_id: Option<String>) -> Self {
         let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|h| h.trim().to_owned())
             .unwrap_or_else(|_| "localhost".into());
@@ -60,7 +60,7 @@ impl Stats {
         }
     }
 
-    pub(super) fn value(&self, io: &SocketIo, aggregated: Vec<Value>) -> Value {
+    pub(crate) fn value(&self, io: &SocketIo, aggregated: Vec<Value>) -> Value {
         let stats = io.stats();
         let namespaces: Vec<Value> = io
             .namespaces()
@@ -87,7 +87,7 @@ impl Stats {
 
 /// Samples the counts every second and, while a UI watches, sends this
 /// node's `server_stats` every two.
-pub(super) async fn report(
+pub(crate) async fn report(
     io: WeakSocketIo,
     admin: WeakNamespace,
     stats: Arc<Stats>,

@@ -29,7 +29,7 @@ const QUEUE: usize = 4096;
 
 /// Engine.IO sessions opened and closed (by reason) since the last sample.
 #[derive(Default)]
-pub(super) struct Counts {
+pub(crate) struct Counts {
     pub opened: AtomicU64,
     pub closed: Mutex<HashMap<&'static str, u64>>,
 }
@@ -61,7 +61,7 @@ enum Notice {
 }
 
 /// The observer the admin installs.
-pub(super) struct Watch {
+pub(crate) struct Watch {
     /// Whether a UI is connected to any node.
     pub watching: Arc<AtomicBool>,
     pub counts: Arc<Counts>,
@@ -75,7 +75,7 @@ pub(super) struct Watch {
 
 impl Watch {
     /// The observer, and the task emitting its notices on `admin`.
-    pub(super) fn start(
+    pub(crate) fn start(
         admin: WeakNamespace,
         admin_ns: SmolStr,
         all_events: bool,
@@ -277,13 +277,13 @@ async fn emit_notices(admin: WeakNamespace, mut notices: mpsc::Receiver<Notice>)
 }
 
 /// A time as the UI reads it (a JavaScript `Date` through JSON).
-pub(super) fn date(unix_ms: u64) -> Value {
+pub(crate) fn date(unix_ms: u64) -> Value {
     Value::from(switchyard_core::value::iso_string(
         i64::try_from(unix_ms).unwrap_or(i64::MAX),
     ))
 }
 
-pub(super) fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)

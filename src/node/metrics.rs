@@ -39,7 +39,29 @@ pub fn install() {
     });
 }
 
+/// Describes every metric, and starts at 0 those that rates are computed
+/// from.
 fn describe() {
+    describe_traffic();
+    describe_cluster();
+    describe_present();
+    describe_broker();
+    switchyard_core::metrics::register();
+    for name in [
+        "switchyard_cluster_requests_total",
+        "switchyard_cluster_responses_total",
+        "switchyard_cluster_request_timeouts_total",
+    ] {
+        counter!(name).increment(0);
+    }
+    for reason in Refused::all() {
+        // Present from the start, at 0, so that rates can be computed.
+        counter!("switchyard_refused_total", "reason" => reason.as_str()).absolute(reason.count());
+    }
+}
+
+/// The sessions, packets, acknowledgements and refusals of clients.
+fn describe_traffic() {
     describe_counter!(
         names::HANDSHAKES,
         "Engine.IO sessions opened, by transport."
@@ -73,6 +95,10 @@ fn describe() {
         "switchyard_refused_total",
         "Requests refused and clients cut off past a limit, by reason."
     );
+}
+
+/// The messages and requests exchanged with the other nodes.
+fn describe_cluster() {
     describe_counter!(
         "switchyard_cluster_messages_received_total",
         "Cluster messages of other nodes taken from the broker, by kind."
@@ -93,6 +119,10 @@ fn describe() {
         "switchyard_broker_publish_seconds",
         "Time to hand queued messages to the broker."
     );
+}
+
+/// The gauges set at each scrape: what the node holds now.
+fn describe_present() {
     describe_gauge!(
         "switchyard_sessions",
         "Engine.IO sessions open on this node, by transport."
@@ -133,6 +163,10 @@ fn describe() {
         "switchyard_ready",
         "1 while the node is ready for new clients (/readyz)."
     );
+}
+
+/// The forwarded requests and the broker connection's troubles.
+fn describe_broker() {
     describe_counter!(
         "switchyard_forwarded_requests_total",
         "Requests forwarded to the node owning their session."
@@ -157,18 +191,6 @@ fn describe() {
         "switchyard_cluster_skipped_messages_total",
         "Malformed or foreign cluster messages skipped."
     );
-    switchyard_core::metrics::register();
-    for name in [
-        "switchyard_cluster_requests_total",
-        "switchyard_cluster_responses_total",
-        "switchyard_cluster_request_timeouts_total",
-    ] {
-        counter!(name).increment(0);
-    }
-    for reason in Refused::all() {
-        // Present from the start, at 0, so that rates can be computed.
-        counter!("switchyard_refused_total", "reason" => reason.as_str()).absolute(reason.count());
-    }
 }
 
 /// The metrics of a node, as Prometheus reads them.

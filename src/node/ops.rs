@@ -112,7 +112,16 @@ pub fn install(ns: &Namespace, label: String) {
     });
 }
 
+/// Installs the operations on a socket that connected.
 fn install_socket(socket: &Socket, reasons: Reasons, label: String) {
+    install_own(socket, reasons, label);
+    install_targeted(socket);
+    install_acks(socket);
+}
+
+/// The operations on the caller itself and on this node: its disconnect
+/// reasons, its label, echoes, its rooms and data, disconnecting it.
+fn install_own(socket: &Socket, reasons: Reasons, label: String) {
     let log = reasons.clone();
     socket.on_disconnect(move |socket: Socket, reason: DisconnectReason| {
         let log = log.clone();
@@ -157,6 +166,13 @@ fn install_socket(socket: &Socket, reasons: Reasons, label: String) {
         let data = event.take_arg::<Value>(0).unwrap_or(Value::Null);
         let _ = event.ack(&socket.set_data(&data).is_ok());
     });
+    socket.on("disconnect-me", |socket: Socket, event: Event| async move {
+        socket.disconnect(event.arg::<bool>(0).unwrap_or(false));
+    });
+}
+
+/// The operations on the sockets a target picks, on every node.
+fn install_targeted(socket: &Socket) {
     socket.on("emit", |socket: Socket, mut event: Event| async move {
         let target = event.take_arg::<Target>(0).unwrap_or_default();
         let name = event.arg::<String>(1).unwrap_or_default();
@@ -168,21 +184,7 @@ fn install_socket(socket: &Socket, reasons: Reasons, label: String) {
         };
         let _ = event.ack(&sent);
     });
-    socket.on("fetch", |socket: Socket, mut event: Event| async move {
-        let target = event.take_arg::<Target>(0).unwrap_or_default();
-        let found = match operator(&socket, target).fetch_sockets().await {
-            Ok(sockets) => sockets
-                .into_iter()
-                .map(|s| {
-                    let mut rooms: Vec<Value> = s.rooms.iter().map(|r| Value::from(r.as_str())).collect();
-                    rooms.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
-                    object! { "id" => s.id.as_str(), "rooms" => Value::Array(rooms), "data" => s.data, "auth" => s.handshake.auth }
-                })
-                .collect(),
-            Err(e) => vec![object! { "error" => e.to_string() }],
-        };
-        let _ = event.ack(&Value::Array(found));
-    });
+    socket.on("fetch", fetch);
     socket.on(
         "fetch-partial",
         |socket: Socket, mut event: Event| async move {
@@ -225,9 +227,28 @@ fn install_socket(socket: &Socket, reasons: Reasons, label: String) {
             operator(&socket, target).disconnect_sockets(close);
         },
     );
-    socket.on("disconnect-me", |socket: Socket, event: Event| async move {
-        socket.disconnect(event.arg::<bool>(0).unwrap_or(false));
-    });
+}
+
+/// `fetch(target, ack)`: the sockets of every node the target picks.
+async fn fetch(socket: Socket, mut event: Event) {
+    let target = event.take_arg::<Target>(0).unwrap_or_default();
+    let found = match operator(&socket, target).fetch_sockets().await {
+        Ok(sockets) => sockets
+            .into_iter()
+            .map(|s| {
+                let mut rooms: Vec<Value> = s.rooms.iter().map(|r| Value::from(r.as_str())).collect();
+                rooms.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
+                object! { "id" => s.id.as_str(), "rooms" => Value::Array(rooms), "data" => s.data, "auth" => s.handshake.auth }
+            })
+            .collect(),
+        Err(e) => vec![object! { "error" => e.to_string() }],
+    };
+    let _ = event.ack(&Value::Array(found));
+}
+
+/// The operations that wait for answers: from the caller, from every
+/// socket, from the other nodes.
+fn install_acks(socket: &Socket) {
     socket.on("ask-me", |socket: Socket, event: Event| async move {
         let reply = match socket
             .timeout(millis(&event, 0))

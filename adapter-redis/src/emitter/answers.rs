@@ -8,8 +8,9 @@
 //! channel), so what it broadcasts to the room afterwards reaches the new
 //! members: the join is confirmed, not given a head start.
 
-use crate::broker::{RedisConfig, delivery};
 use crate::channels::name;
+use crate::config::RedisConfig;
+use crate::incoming::delivery;
 use crate::topology::{NodeClients, count_subscribers};
 use fred::clients::{Client, SubscriberClient};
 use fred::prelude::*;
@@ -45,7 +46,7 @@ impl Answers {
         client: &Client,
         format: Arc<dyn WireFormat>,
     ) -> Result<Answers, String> {
-        let builder = crate::broker::builder(config).map_err(|e| e.to_string())?;
+        let builder = crate::client::builder(config).map_err(|e| e.to_string())?;
         let subscriber = builder
             .build_subscriber_client()
             .map_err(|e| e.to_string())?;

@@ -24,8 +24,9 @@
 
 mod answers;
 
-use crate::broker::{RedisConfig, RedisError, builder};
 use crate::channels::name;
+use crate::client::builder;
+use crate::config::{RedisConfig, RedisError};
 use fred::clients::Client;
 use fred::prelude::*;
 use serde::Serialize;

@@ -3,8 +3,9 @@
 
 use super::*;
 use std::time::Duration;
+use switchyard_cluster::message::Body;
 use switchyard_core::protocol::PacketKind;
-use switchyard_core::{BroadcastFlags, Handshake, SocketInfo};
+use switchyard_core::{BroadcastFlags, BroadcastOptions, Handshake, Room, SocketInfo, Value};
 
 fn format() -> NodeFormat {
     NodeFormat::new("socket.io", false)
@@ -55,11 +56,10 @@ fn socket_info() -> SocketInfo {
     }
 }
 
-/// Every message we send reads back the same; responses without our uid.
-#[test]
-fn what_we_send_reads_back_the_same() {
+/// The requests (and broadcasts) we send.
+fn requests() -> Vec<Body> {
     let args = vec![Value::Binary(Bytes::from_static(&[0, 255])), Value::from(7)];
-    let requests = vec![
+    vec![
         Body::Broadcast {
             packet: packet("e", args.clone()),
             opts: opts(),
@@ -115,19 +115,12 @@ fn what_we_send_reads_back_the_same() {
         Body::AllRooms {
             request_id: "r".into(),
         },
-    ];
-    let node = NodeId::from("0123456789abcdef");
-    for body in requests {
-        let message = ClusterMessage {
-            uid: node.clone(),
-            nsp: "/chat".into(),
-            body,
-        };
-        let (channel, bytes) = format().encode(&message, Destination::Everyone).unwrap();
-        let name = channel_name("socket.io", &channel);
-        assert_eq!(decode(&name, bytes).unwrap(), message, "through {name}");
-    }
-    let responses = vec![
+    ]
+}
+
+/// The responses we send.
+fn responses() -> Vec<Body> {
+    vec![
         Body::FetchSocketsResponse {
             request_id: "r".into(),
             sockets: vec![socket_info()],
@@ -152,8 +145,24 @@ fn what_we_send_reads_back_the_same() {
             request_id: "r".into(),
             value: Value::Binary(Bytes::from_static(&[1])),
         },
-    ];
-    for body in responses {
+    ]
+}
+
+/// Every message we send reads back the same; responses without our uid.
+#[test]
+fn what_we_send_reads_back_the_same() {
+    let node = NodeId::from("0123456789abcdef");
+    for body in requests() {
+        let message = ClusterMessage {
+            uid: node.clone(),
+            nsp: "/chat".into(),
+            body,
+        };
+        let (channel, bytes) = format().encode(&message, Destination::Everyone).unwrap();
+        let name = channel_name("socket.io", &channel);
+        assert_eq!(decode(&name, bytes).unwrap(), message, "through {name}");
+    }
+    for body in responses() {
         let message = ClusterMessage {
             uid: node.clone(),
             nsp: "/chat".into(),
@@ -169,27 +178,38 @@ fn what_we_send_reads_back_the_same() {
     }
 }
 
-#[test]
-fn messages_go_where_node_sends_them() {
-    let node = NodeId::from("n");
-    let send = |body: Body, to: Destination<'_>, specific: bool| {
-        let message = ClusterMessage {
-            uid: node.clone(),
-            nsp: "/".into(),
-            body,
-        };
-        NodeFormat::new("k", specific)
-            .encode(&message, to)
-            .map(|(channel, bytes)| (channel_name("k", &channel), bytes))
+/// Encodes `body` from node `n` on `/` with key `k`: the channel's name
+/// and the bytes.
+fn send(body: Body, to: Destination<'_>, specific: bool) -> Option<(String, Bytes)> {
+    let message = ClusterMessage {
+        uid: NodeId::from("n"),
+        nsp: "/".into(),
+        body,
     };
-    let broadcast = |rooms: Vec<Room>| Body::Broadcast {
+    NodeFormat::new("k", specific)
+        .encode(&message, to)
+        .map(|(channel, bytes)| (channel_name("k", &channel), bytes))
+}
+
+fn broadcast(rooms: Vec<Room>) -> Body {
+    Body::Broadcast {
         packet: packet("e", Vec::new()),
         opts: BroadcastOptions {
             rooms,
             ..Default::default()
         },
         request_id: None,
-    };
+    }
+}
+
+#[test]
+fn messages_go_where_node_sends_them() {
+    broadcasts_go_to_the_room_or_the_namespace();
+    requests_and_responses_go_where_node_sends_them();
+    switchyard_messages_go_where_only_switchyard_listens();
+}
+
+fn broadcasts_go_to_the_room_or_the_namespace() {
     let room = Room::from("r");
     let (channel, bytes) = send(
         broadcast(vec![room.clone()]),
@@ -208,7 +228,9 @@ fn messages_go_where_node_sends_them() {
             .0,
         "k#/#"
     );
+}
 
+fn requests_and_responses_go_where_node_sends_them() {
     let join = send(
         Body::SocketsJoin {
             opts: BroadcastOptions::default(),
@@ -248,9 +270,11 @@ fn messages_go_where_node_sends_them() {
         "k-response#/#",
         "Node answers server-side emits on the shared channel"
     );
+}
 
-    // Node's servers send no heartbeats; Switchyard nodes send theirs, and
-    // presence, where only they listen, in their own encoding.
+/// Node's servers send no heartbeats; Switchyard nodes send theirs, and
+/// presence, where only they listen, in their own encoding.
+fn switchyard_messages_go_where_only_switchyard_listens() {
     for body in [
         Body::Heartbeat,
         Body::InitialHeartbeat,

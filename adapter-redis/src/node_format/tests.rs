@@ -5,8 +5,9 @@
 
 use super::*;
 use std::time::Duration;
-use switchyard_cluster::message::EMITTER_UID;
+use switchyard_cluster::message::{Body, EMITTER_UID};
 use switchyard_core::protocol::PacketKind;
+use switchyard_core::{Room, Value};
 
 fn format() -> NodeFormat {
     NodeFormat::new("socket.io", false)
@@ -127,6 +128,12 @@ fn reads_acknowledged_broadcasts_and_their_acks() {
 
 #[test]
 fn reads_json_requests_with_and_without_a_uid() {
+    reads_json_joins_and_leaves();
+    reads_json_disconnects_and_fetches();
+    reads_json_emits_and_queries();
+}
+
+fn reads_json_joins_and_leaves() {
     let join = decode(
         "socket.io-request#/#",
         json_bytes(r#"{"type":2,"opts":{"rooms":["a"],"except":["b"]},"rooms":["c","d"]}"#),
@@ -152,7 +159,9 @@ fn reads_json_requests_with_and_without_a_uid() {
     .unwrap();
     assert_eq!(leave.uid, "n1");
     assert!(matches!(leave.body, Body::SocketsLeave { .. }));
+}
 
+fn reads_json_disconnects_and_fetches() {
     let disconnect = decode(
         "socket.io-request#/admin#",
         json_bytes(r#"{"type":4,"opts":{"rooms":["r"],"except":[]},"close":true}"#),
@@ -170,7 +179,9 @@ fn reads_json_requests_with_and_without_a_uid() {
     )
     .unwrap();
     assert!(matches!(fetch.body, Body::FetchSockets { ref request_id, .. } if request_id == "q"));
+}
 
+fn reads_json_emits_and_queries() {
     let emit = decode(
         "socket.io-request#/#",
         json_bytes(r#"{"uid":"n1","requestId":"q2","type":6,"data":["hello",1,{"a":[true]}]}"#),
@@ -216,6 +227,12 @@ fn reads_json_requests_with_and_without_a_uid() {
 
 #[test]
 fn reads_json_responses_on_the_shared_and_the_specific_channel() {
+    reads_json_fetch_responses();
+    reads_json_counts_and_emit_answers();
+    reads_json_ids_and_rooms();
+}
+
+fn reads_json_fetch_responses() {
     // A Node server's fetchSockets answer: no data, Node's handshake fields.
     let fetched = r#"{"requestId":"q","sockets":[{"id":"s1","handshake":{"headers":{"host":"x"},
         "time":"Wed Nov 25 2026","address":"::1","xdomain":false,"secure":false,"issued":1700000000000,
@@ -247,7 +264,9 @@ fn reads_json_responses_on_the_shared_and_the_specific_channel() {
             sockets: Vec::new()
         }
     );
+}
 
+fn reads_json_counts_and_emit_answers() {
     let count = decode(
         "socket.io-response#/chat#n1#",
         json_bytes(r#"{"type":8,"requestId":"q","clientCount":3}"#),
@@ -274,7 +293,9 @@ fn reads_json_responses_on_the_shared_and_the_specific_channel() {
             value: Value::from("pong")
         }
     );
+}
 
+fn reads_json_ids_and_rooms() {
     let ids = decode(
         "socket.io-response#/#",
         json_bytes(r#"{"requestId":"q","sockets":["a","b"]}"#),

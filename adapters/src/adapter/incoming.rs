@@ -1,6 +1,6 @@
 //! What a node does with another node's message.
 
-use super::AdapterInner;
+use super::inner::AdapterInner;
 use crate::broker::NodeId;
 use crate::format::{Destination, Membership};
 use crate::message::{Body, ClusterMessage, EMITTER_UID, RequestId};
@@ -8,40 +8,14 @@ use std::sync::Arc;
 use std::time::Instant;
 use switchyard_core::adapter::AckEvent;
 use switchyard_core::protocol::Packet;
-use switchyard_core::{Adapter, BroadcastOptions, ServerAck};
+use switchyard_core::{Adapter, BroadcastOptions, Room, ServerAck, Value};
 use tokio::sync::mpsc;
 
 impl AdapterInner {
     /// Handles a message from another node (in arrival order).
     pub(crate) fn on_message(self: &Arc<Self>, message: ClusterMessage) {
         let from = message.uid;
-        // Any message proves a node alive in a heartbeat format; in Node's
-        // only the messages Switchyard nodes exchange among themselves do
-        // (Node's servers send no heartbeats).
-        let proves_a_node = self.cluster.format.membership() == Membership::Heartbeat
-            || matches!(
-                message.body,
-                Body::InitialHeartbeat
-                    | Body::Heartbeat
-                    | Body::PresenceUpdate { .. }
-                    | Body::PresenceSnapshot { .. }
-                    | Body::NodeAddress { .. }
-            );
-        if proves_a_node && !from.is_empty() && from != EMITTER_UID {
-            let new = self
-                .nodes
-                .lock()
-                .insert(from.clone(), Instant::now())
-                .is_none();
-            if new {
-                tracing::info!(ns = %self.ns, node = %from, "node joined");
-                // It may not know who is online here, nor where this node
-                // listens (it just started, or dropped this node during an
-                // outage).
-                self.send_presence_snapshot();
-                self.announce_address(true);
-            }
-        }
+        self.hear_from(&from, &message.body);
         match message.body {
             Body::InitialHeartbeat => self.send(Destination::Everyone, Body::Heartbeat),
             Body::Heartbeat => {}
@@ -95,61 +69,14 @@ impl AdapterInner {
             }
             Body::SocketsLeave { opts, rooms } => self.local.del_sockets(&opts, &rooms),
             Body::DisconnectSockets { opts, close } => self.local.disconnect_sockets(&opts, close),
-            Body::FetchSockets { opts, request_id } => {
-                let sockets = self.local.fetch_local(&opts);
-                self.send(
-                    Destination::Node(&from),
-                    Body::FetchSocketsResponse {
-                        request_id,
-                        sockets,
-                    },
-                );
-            }
-            Body::Sockets { rooms, request_id } => {
-                let opts = BroadcastOptions {
-                    rooms,
-                    ..Default::default()
-                };
-                let ids = self
-                    .local
-                    .targets(&opts)
-                    .iter()
-                    .map(|s| s.id().to_string())
-                    .collect();
-                self.send(
-                    Destination::Node(&from),
-                    Body::SocketsResponse { request_id, ids },
-                );
-            }
-            Body::AllRooms { request_id } => {
-                let rooms = self.local.rooms();
-                self.send(
-                    Destination::Node(&from),
-                    Body::AllRoomsResponse { request_id, rooms },
-                );
-            }
+            Body::FetchSockets { opts, request_id } => self.answer_fetch(&from, request_id, &opts),
+            Body::Sockets { rooms, request_id } => self.answer_sockets(&from, request_id, rooms),
+            Body::AllRooms { request_id } => self.answer_all_rooms(&from, request_id),
             Body::ServerSideEmit {
                 event,
                 args,
                 request_id,
-            } => {
-                let Some(ns) = self.namespace.upgrade() else {
-                    return;
-                };
-                let ack = request_id.map(|request_id| {
-                    let inner = self.clone();
-                    let to = from.clone();
-                    ServerAck::new(move |value| {
-                        inner.send(
-                            Destination::Node(&to),
-                            Body::ServerSideEmitResponse { request_id, value },
-                        )
-                    })
-                });
-                if !ns.dispatch_server_event(&event, args, ack) {
-                    tracing::debug!(ns = %self.ns, %event, "no handler for a server-side event");
-                }
-            }
+            } => self.on_server_side_emit(&from, &event, args, request_id),
             body @ (Body::FetchSocketsResponse { .. }
             | Body::ServerSideEmitResponse { .. }
             | Body::BroadcastClientCount { .. }
@@ -158,6 +85,102 @@ impl AdapterInner {
             | Body::RestoreSessionResponse { .. }) => self.requests.respond(&from, body),
             // Answers to requests this node does not make.
             Body::SocketsResponse { .. } | Body::AllRoomsResponse { .. } => {}
+        }
+    }
+
+    /// Notes that `from` is alive when `body` proves it (see `on_message`);
+    /// a node heard for the first time gets this node's presence table and
+    /// address.
+    fn hear_from(&self, from: &NodeId, body: &Body) {
+        // Any message proves a node alive in a heartbeat format; in Node's
+        // only the messages Switchyard nodes exchange among themselves do
+        // (Node's servers send no heartbeats).
+        let proves_a_node = self.cluster.format.membership() == Membership::Heartbeat
+            || matches!(
+                body,
+                Body::InitialHeartbeat
+                    | Body::Heartbeat
+                    | Body::PresenceUpdate { .. }
+                    | Body::PresenceSnapshot { .. }
+                    | Body::NodeAddress { .. }
+            );
+        if proves_a_node && !from.is_empty() && from != EMITTER_UID {
+            let new = self
+                .nodes
+                .lock()
+                .insert(from.clone(), Instant::now())
+                .is_none();
+            if new {
+                tracing::info!(ns = %self.ns, node = %from, "node joined");
+                // It may not know who is online here, nor where this node
+                // listens (it just started, or dropped this node during an
+                // outage).
+                self.send_presence_snapshot();
+                self.announce_address(true);
+            }
+        }
+    }
+
+    /// Another node fetches the sockets matching `opts`.
+    fn answer_fetch(&self, from: &NodeId, request_id: RequestId, opts: &BroadcastOptions) {
+        let sockets = self.local.fetch_local(opts);
+        self.send(
+            Destination::Node(from),
+            Body::FetchSocketsResponse {
+                request_id,
+                sockets,
+            },
+        );
+    }
+
+    /// Another node asks for the ids of the sockets in `rooms` (all: empty).
+    fn answer_sockets(&self, from: &NodeId, request_id: RequestId, rooms: Vec<Room>) {
+        let opts = BroadcastOptions {
+            rooms,
+            ..Default::default()
+        };
+        let ids = self
+            .local
+            .target_ids(&opts)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        self.send(
+            Destination::Node(from),
+            Body::SocketsResponse { request_id, ids },
+        );
+    }
+
+    /// Another node asks for the rooms with members here.
+    fn answer_all_rooms(&self, from: &NodeId, request_id: RequestId) {
+        let rooms = self.local.rooms();
+        self.send(
+            Destination::Node(from),
+            Body::AllRoomsResponse { request_id, rooms },
+        );
+    }
+
+    /// Another node's server-side emit: run this namespace's handler, with
+    /// an acknowledgement that answers that node when it waits for one.
+    fn on_server_side_emit(
+        self: &Arc<Self>,
+        from: &NodeId,
+        event: &str,
+        args: Vec<Value>,
+        request_id: Option<RequestId>,
+    ) {
+        let ack = request_id.map(|request_id| {
+            let inner = self.clone();
+            let to = from.clone();
+            ServerAck::new(move |value| {
+                inner.send(
+                    Destination::Node(&to),
+                    Body::ServerSideEmitResponse { request_id, value },
+                )
+            })
+        });
+        if !self.local.dispatch_server_event(event, args, ack) {
+            tracing::debug!(ns = %self.ns, %event, "no handler for a server-side event");
         }
     }
 

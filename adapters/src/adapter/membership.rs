@@ -1,7 +1,7 @@
 //! Who else serves the namespace: heartbeats and silent nodes (heartbeat
 //! membership), or the broker's count of subscribers (Node's Redis format).
 
-use super::AdapterInner;
+use super::inner::AdapterInner;
 use crate::broker::{Channel, NodeId};
 use crate::format::{Destination, Membership};
 use crate::message::Body;

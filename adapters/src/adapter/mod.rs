@@ -8,11 +8,22 @@
 //! so is how nodes are counted (heartbeats, or the broker's count of
 //! subscribers).
 
+mod incoming;
+pub(crate) mod inner;
+mod membership;
+mod pending_rooms;
+mod presence;
+mod recovery;
+mod rooms;
+
 use crate::broker::{Channel, NodeId};
-use crate::cluster::{ClusterShared, random_id};
+use crate::cluster::shared::ClusterShared;
 use crate::format::{Destination, Membership};
-use crate::message::{Body, ClusterMessage, RequestId};
+use crate::message::{Body, ClusterMessage};
+use crate::random_id::random_id;
 use crate::requests::{Expected, Requests};
+use inner::{AdapterInner, room_destination};
+use membership::heartbeat;
 use parking_lot::Mutex;
 use smol_str::SmolStr;
 use std::collections::HashMap;
@@ -26,53 +37,15 @@ use switchyard_core::adapter::{
 use switchyard_core::presence::PresenceTable;
 use switchyard_core::protocol::Packet;
 use switchyard_core::recovery::{RecoveryConfig, SessionState, Unrecoverable};
-use switchyard_core::{
-    Adapter, BroadcastOptions, LocalAdapter, Room, Sid, SocketInfo, Value, WeakNamespace,
-};
+use switchyard_core::{Adapter, BroadcastOptions, LocalAdapter, Room, Sid, SocketInfo, Value};
 use tokio::sync::oneshot;
-
-mod incoming;
-mod membership;
-mod presence;
-mod recovery;
-mod rooms;
-
-use membership::heartbeat;
 
 /// The adapter of one namespace in a cluster.
 pub struct ClusterAdapter(pub(crate) Arc<AdapterInner>);
 
-pub(crate) struct AdapterInner {
-    ns: SmolStr,
-    namespace: WeakNamespace,
-    local: LocalAdapter,
-    cluster: Arc<ClusterShared>,
-    /// Other nodes, with when they were last heard from (heartbeat membership).
-    nodes: Mutex<HashMap<NodeId, Instant>>,
-    requests: Requests,
-    /// When this node last sent to every node (which counts as a heartbeat).
-    last_broadcast: Mutex<Instant>,
-    /// Where the format sends heartbeats.
-    heartbeat_channel: Channel,
-    /// When this node last told where it listens.
-    last_announce: Mutex<Instant>,
-    /// Room subscriptions on their way, and the joins waiting for them.
-    pending_rooms: rooms::PendingRooms,
-    /// Set once the broker confirmed the namespace's own channels.
-    ready: tokio::sync::watch::Receiver<Option<Result<(), String>>>,
-    /// Rooms held by sessions kept here for recovery, by private session id.
-    pins: Mutex<HashMap<Sid, Vec<Room>>>,
-    /// Nodes whose presence table arrived here at least once.
-    presence_peers: Mutex<std::collections::HashSet<NodeId>>,
-    closed: AtomicBool,
-}
-
 impl ClusterAdapter {
-    pub(crate) fn start(
-        cluster: Arc<ClusterShared>,
-        ns: SmolStr,
-        namespace: WeakNamespace,
-    ) -> ClusterAdapter {
+    pub(crate) fn start(cluster: Arc<ClusterShared>, local: Arc<LocalAdapter>) -> ClusterAdapter {
+        let ns = local.name().clone();
         let beat = ClusterMessage {
             uid: cluster.uid.clone(),
             nsp: ns.clone(),
@@ -85,14 +58,13 @@ impl ClusterAdapter {
         let (ready_tx, ready) = tokio::sync::watch::channel(None);
         let inner = Arc::new(AdapterInner {
             heartbeat_channel,
-            local: LocalAdapter::new(namespace.clone()),
-            namespace,
+            local,
             cluster: cluster.clone(),
             nodes: Mutex::new(HashMap::new()),
             requests: Requests::default(),
             last_broadcast: Mutex::new(Instant::now()),
             last_announce: Mutex::new(Instant::now()),
-            pending_rooms: rooms::PendingRooms::default(),
+            pending_rooms: pending_rooms::PendingRooms::default(),
             ready,
             pins: Mutex::new(HashMap::new()),
             presence_peers: Mutex::default(),
@@ -127,71 +99,6 @@ impl ClusterAdapter {
     /// The other nodes currently known (heartbeat membership).
     pub fn nodes(&self) -> Vec<NodeId> {
         self.0.nodes.lock().keys().cloned().collect()
-    }
-}
-
-/// Where a broadcast to `rooms` goes: a room's own channel when it targets
-/// exactly one room (only nodes with members there hear it), else everyone.
-pub(crate) fn room_destination(rooms: &[Room]) -> Destination<'_> {
-    match rooms {
-        [room] => Destination::Room(room),
-        _ => Destination::Everyone,
-    }
-}
-
-impl AdapterInner {
-    /// Sends a message through the format. What goes to every node also
-    /// counts as a heartbeat.
-    fn send(&self, to: Destination<'_>, body: Body) {
-        let message = ClusterMessage {
-            uid: self.cluster.uid.clone(),
-            nsp: self.ns.clone(),
-            body,
-        };
-        let Some((channel, bytes)) = self.cluster.format.encode(&message, to) else {
-            return;
-        };
-        // What goes where heartbeats go counts as one.
-        if channel == self.heartbeat_channel {
-            *self.last_broadcast.lock() = Instant::now();
-        }
-        self.cluster.broker.publish(&channel, bytes);
-    }
-
-    /// The channels of rooms, for formats that subscribe to rooms one by one.
-    fn room_channels(&self, rooms: impl IntoIterator<Item = Room>) -> Vec<Channel> {
-        if !self.cluster.format.subscribes_rooms() {
-            return Vec::new();
-        }
-        rooms
-            .into_iter()
-            .filter(|room| self.cluster.format.room_has_channel(room))
-            .map(|room| Channel::Room {
-                ns: self.ns.clone(),
-                room,
-            })
-            .collect()
-    }
-
-    /// Sends a request to every node and gathers the answers until all are
-    /// in or `timeout` passes.
-    async fn gather(
-        &self,
-        body_for: impl FnOnce(RequestId) -> Body,
-        local: Vec<SocketInfo>,
-        timeout: Duration,
-    ) -> (Vec<SocketInfo>, Vec<Value>, usize) {
-        let id = random_id();
-        let done = self
-            .requests
-            .gather(id.clone(), self.expected().await, local);
-        self.send(Destination::Everyone, body_for(id.clone()));
-        let _ = tokio::time::timeout(timeout, done).await;
-        let gathered = self.requests.finish(&id);
-        if gathered.missing > 0 {
-            tracing::warn!(ns = %self.ns, missing = gathered.missing, "request timed out: partial results");
-        }
-        (gathered.sockets, gathered.values, gathered.missing)
     }
 }
 

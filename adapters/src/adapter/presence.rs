@@ -9,7 +9,7 @@
 //! Transitions of a user's total fire the namespace's presence handlers on
 //! every node, once each.
 
-use super::AdapterInner;
+use super::inner::AdapterInner;
 use crate::broker::NodeId;
 use crate::format::Destination;
 use crate::message::Body;

@@ -11,36 +11,17 @@
 //!
 //! `sockets_join` asks every node and resolves once each confirmed its part.
 
-use super::{AdapterInner, ClusterAdapter};
-use crate::cluster::random_id;
+use super::ClusterAdapter;
+use super::inner::AdapterInner;
+use super::pending_rooms::{Outcome, outcome};
 use crate::format::{Destination, Membership};
 use crate::message::Body;
+use crate::random_id::random_id;
 use crate::requests::Expected;
-use parking_lot::Mutex;
-use std::collections::HashMap;
 use std::sync::Arc;
 use switchyard_core::adapter::{JoinError, JoinFuture};
 use switchyard_core::{Adapter, BroadcastOptions, Room, Sid, Value};
 use tokio::sync::{oneshot, watch};
-
-/// The outcome of a subscription: `None` while on its way.
-type Outcome = Option<Result<(), String>>;
-
-/// Room subscriptions on their way, with the confirmation their joins wait for.
-#[derive(Default)]
-pub(crate) struct PendingRooms(Mutex<HashMap<Room, watch::Receiver<Outcome>>>);
-
-/// Waits until an outcome is known.
-async fn outcome(mut rx: watch::Receiver<Outcome>) -> Result<(), JoinError> {
-    loop {
-        if let Some(result) = rx.borrow().clone() {
-            return result.map_err(JoinError::Unconfirmed);
-        }
-        if rx.changed().await.is_err() {
-            return Err(JoinError::Unconfirmed("the cluster is closing".into()));
-        }
-    }
-}
 
 impl AdapterInner {
     /// Subscribes `created` (rooms that just got their first local member)

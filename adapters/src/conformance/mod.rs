@@ -12,8 +12,9 @@ pub mod client;
 pub mod proxy;
 
 use crate::broker::{BoxFuture, Broker, Channel, Delivery};
-use crate::cluster::{Cluster, ClusterConfig, random_id};
+use crate::cluster::{Cluster, ClusterConfig};
 use crate::format::Membership;
+use crate::random_id::random_id;
 use client::{TestClient, WAIT};
 use serde_json::json;
 use std::net::SocketAddr;
@@ -202,12 +203,14 @@ pub(crate) async fn settle() {
     tokio::time::sleep(Duration::from_millis(200)).await;
 }
 
+mod failures;
 mod forwarding;
 mod joins;
 mod presence;
 mod recovery;
 mod scenarios;
 
+pub use failures::*;
 pub use forwarding::*;
 pub use joins::*;
 pub use presence::*;

@@ -1,5 +1,7 @@
 //! Round trips of every message and refusals of malformed ones.
 use super::*;
+use bytes::Bytes;
+use switchyard_core::value::to_msgpack;
 use switchyard_core::{BroadcastFlags, Handshake, Sid, object};
 
 fn round_trip(body: Body) {
@@ -14,7 +16,18 @@ fn round_trip(body: Body) {
 
 #[test]
 fn every_message_type_round_trips() {
-    let opts = BroadcastOptions {
+    for body in targeting_bodies()
+        .into_iter()
+        .chain(answer_bodies())
+        .chain(switchyard_bodies())
+    {
+        round_trip(body);
+    }
+}
+
+/// Targeting with rooms, exceptions and flags.
+fn sample_opts() -> BroadcastOptions {
+    BroadcastOptions {
         rooms: vec!["a".into()],
         except: vec!["b".into()],
         flags: BroadcastFlags {
@@ -22,16 +35,12 @@ fn every_message_type_round_trips() {
             timeout: Some(std::time::Duration::from_millis(300)),
             ..Default::default()
         },
-    };
-    let packet = Packet::event(
-        "/chat",
-        "msg",
-        vec![
-            object! { "bin" => bytes::Bytes::from_static(&[1, 2]) },
-            3.into(),
-        ],
-    );
-    let socket = SocketInfo {
+    }
+}
+
+/// One socket's description, with handshake, rooms and data.
+fn sample_socket() -> SocketInfo {
+    SocketInfo {
         id: Sid::from("s1"),
         handshake: Handshake {
             auth: object! { "user" => "ann" },
@@ -42,8 +51,21 @@ fn every_message_type_round_trips() {
         user: None,
         transport: Some("websocket".into()),
         client_id: Some("0123456789ab".into()),
-    };
-    for body in [
+    }
+}
+
+/// The messages that act on targeted sockets (and the heartbeats).
+fn targeting_bodies() -> Vec<Body> {
+    let opts = sample_opts();
+    let packet = Packet::event(
+        "/chat",
+        "msg",
+        vec![
+            object! { "bin" => bytes::Bytes::from_static(&[1, 2]) },
+            3.into(),
+        ],
+    );
+    vec![
         Body::InitialHeartbeat,
         Body::Heartbeat,
         Body::Broadcast {
@@ -72,6 +94,13 @@ fn every_message_type_round_trips() {
             opts,
             request_id: "r2".into(),
         },
+    ]
+}
+
+/// Node's requests and answers.
+fn answer_bodies() -> Vec<Body> {
+    let socket = sample_socket();
+    vec![
         Body::FetchSocketsResponse {
             request_id: "r2".into(),
             sockets: vec![socket],
@@ -109,6 +138,12 @@ fn every_message_type_round_trips() {
             request_id: "r5".into(),
             rooms: vec!["a".into()],
         },
+    ]
+}
+
+/// Switchyard's own messages.
+fn switchyard_bodies() -> Vec<Body> {
+    vec![
         Body::RecoverableBroadcast {
             packet: Packet::event("/chat", "e", vec![Value::from("off1")]),
             opts: BroadcastOptions::default(),
@@ -135,9 +170,7 @@ fn every_message_type_round_trips() {
             tag: "0a1b2c3d".into(),
             address: "10.0.0.5:3000".into(),
         },
-    ] {
-        round_trip(body);
-    }
+    ]
 }
 
 #[test]

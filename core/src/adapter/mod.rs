@@ -7,153 +7,29 @@
 //! which deliver locally through it and forward to other nodes.
 
 mod ack;
+mod index;
 mod join;
 mod local;
+mod member;
 
 pub use ack::{AckCollector, AckEvent, BroadcastAckError, BroadcastAckFuture};
 pub use join::{JoinError, JoinFuture};
 pub use local::LocalAdapter;
+pub use member::{Member, MemberHandle, NamespaceHooks};
 
-use crate::handshake::Handshake;
-use crate::namespace::WeakNamespace;
+pub use crate::vocab::{
+    AdapterError, AdapterHeld, BoxFuture, BroadcastFlags, BroadcastOptions, Partial, Room,
+    ServerSideAck, SocketInfo,
+};
+
 use crate::presence::PresenceTable;
 use crate::protocol::Packet;
 use crate::recovery::{RecoveryConfig, SessionState, Unrecoverable};
 use crate::sid::Sid;
 use crate::value::Value;
-use serde::{Deserialize, Serialize};
 use smol_str::SmolStr;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// A room name. Every socket is also in a room named after its id.
-pub type Room = SmolStr;
-
-/// A boxed future, as adapters return them.
-pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
-
-/// Which sockets an operation targets, and how.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct BroadcastOptions {
-    /// Target the members of these rooms; empty means every socket.
-    pub rooms: Vec<Room>,
-    /// Leave out the members of these rooms.
-    pub except: Vec<Room>,
-    /// Delivery flags.
-    pub flags: BroadcastFlags,
-}
-
-/// Delivery flags of a broadcast.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BroadcastFlags {
-    /// This node only.
-    #[serde(default)]
-    pub local: bool,
-    /// May be dropped for clients that are not ready to receive.
-    #[serde(default)]
-    pub volatile: bool,
-    /// Compression hint (permessage-deflate is not negotiated; kept for the wire).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub compress: Option<bool>,
-    /// Acknowledgement timeout.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "millis")]
-    pub timeout: Option<Duration>,
-}
-
-mod millis {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use std::time::Duration;
-
-    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-        match d {
-            Some(d) => s.serialize_u64(d.as_millis() as u64),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-        Ok(Option::<f64>::deserialize(d)?
-            .filter(|ms| ms.is_finite() && *ms >= 0.0)
-            .map(|ms| Duration::from_millis(ms as u64)))
-    }
-}
-
-impl BroadcastOptions {
-    /// Targets one socket (its own room).
-    pub fn socket(id: &Sid) -> Self {
-        BroadcastOptions {
-            rooms: vec![Room::new(id.as_str())],
-            ..Default::default()
-        }
-    }
-}
-
-/// What `fetch_sockets` learns about a socket, on this node or another.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct SocketInfo {
-    /// Socket id.
-    pub id: Sid,
-    /// Handshake details.
-    pub handshake: Handshake,
-    /// Rooms, its own included.
-    pub rooms: Vec<Room>,
-    /// The socket's data (`socket.set_data`); Node leaves it out when unset.
-    #[serde(default)]
-    pub data: Value,
-    /// The socket's user (presence), when named.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user: Option<SmolStr>,
-    /// The connection's transport (`polling`, `websocket`), when known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transport: Option<SmolStr>,
-    /// The connection's public id (see [`Socket::client_id`](crate::Socket::client_id)),
-    /// when known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_id: Option<SmolStr>,
-}
-
-/// Why an adapter operation failed.
-#[derive(Debug, thiserror::Error)]
-pub enum AdapterError {
-    /// Some nodes did not answer in time; what arrived is kept.
-    #[error("{missing} node(s) did not answer within the timeout")]
-    Timeout {
-        /// How many nodes stayed silent.
-        missing: usize,
-    },
-    /// The broker failed.
-    #[error("broker error: {0}")]
-    Broker(String),
-    /// The adapter is closed.
-    #[error("adapter closed")]
-    Closed,
-}
-
-/// The outcome of an operation across nodes that may have partial results.
-#[derive(Debug)]
-pub struct Partial<T> {
-    /// What arrived.
-    pub items: T,
-    /// Nodes that did not answer (dropped or timed out); 0 when complete.
-    pub missing: usize,
-}
-
-/// An acknowledgement from another node to a server-side emit.
-pub type ServerSideAck = Value;
-
-/// What an adapter holds in memory beyond its rooms (for metrics, and for
-/// soaks that check nothing is left behind once every client is gone).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct AdapterHeld {
-    /// Connection state recovery: packets and sessions kept in this node's
-    /// memory, expired ones dropped first.
-    pub recovery_entries: usize,
-    /// Requests to other nodes still waiting for answers.
-    pub pending_requests: usize,
-}
 
 /// Rooms and cross-node operations of one namespace.
 pub trait Adapter: Send + Sync + 'static {
@@ -301,51 +177,27 @@ pub trait Adapter: Send + Sync + 'static {
 
 /// Builds the adapter of each namespace.
 pub trait AdapterFactory: Send + Sync + 'static {
-    /// The adapter for a new namespace `name` (the handle cannot be upgraded
-    /// until the namespace is built).
-    fn create(&self, name: &SmolStr, ns: WeakNamespace) -> Arc<dyn Adapter>;
+    /// The adapter of a new namespace, given the namespace's room index on
+    /// this node (`local.name()` is the namespace's name). A cluster adapter
+    /// delivers locally through `local` and forwards to other nodes.
+    fn create(&self, local: Arc<LocalAdapter>) -> Arc<dyn Adapter>;
 }
 
 impl<F> AdapterFactory for F
 where
-    F: Fn(&SmolStr, WeakNamespace) -> Arc<dyn Adapter> + Send + Sync + 'static,
+    F: Fn(Arc<LocalAdapter>) -> Arc<dyn Adapter> + Send + Sync + 'static,
 {
-    fn create(&self, name: &SmolStr, ns: WeakNamespace) -> Arc<dyn Adapter> {
-        self(name, ns)
+    fn create(&self, local: Arc<LocalAdapter>) -> Arc<dyn Adapter> {
+        self(local)
     }
 }
 
-/// The default factory: a [`LocalAdapter`] per namespace.
+/// The default factory: the namespace's [`LocalAdapter`] alone.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct LocalAdapterFactory;
 
 impl AdapterFactory for LocalAdapterFactory {
-    fn create(&self, _name: &SmolStr, ns: WeakNamespace) -> Arc<dyn Adapter> {
-        Arc::new(LocalAdapter::new(ns))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn options_serialize_with_millisecond_timeouts() {
-        let opts = BroadcastOptions {
-            rooms: vec!["a".into()],
-            except: vec![],
-            flags: BroadcastFlags {
-                volatile: true,
-                timeout: Some(Duration::from_millis(1500)),
-                ..Default::default()
-            },
-        };
-        let json = serde_json::to_value(&opts).unwrap();
-        assert_eq!(json["flags"]["timeout"], 1500);
-        let back: BroadcastOptions = serde_json::from_value(json).unwrap();
-        assert_eq!(back, opts);
-        let minimal: BroadcastOptions =
-            serde_json::from_str(r#"{"rooms":[],"except":[],"flags":{}}"#).unwrap();
-        assert_eq!(minimal, BroadcastOptions::default());
+    fn create(&self, local: Arc<LocalAdapter>) -> Arc<dyn Adapter> {
+        local
     }
 }

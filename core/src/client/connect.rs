@@ -5,12 +5,12 @@
 use super::recover::{Recovered, recover};
 use super::{ClientSession, invalid_state, send_connect_error};
 use crate::engine::Protocol;
-use crate::handler::{self, ConnectError};
+use crate::handler::ConnectError;
 use crate::limits::{Refused, TokenBucket};
 use crate::namespace::Namespace;
 use crate::object;
 use crate::protocol::{Encoded, Packet, PacketKind};
-use crate::server::{NoNamespace, ServerState};
+use crate::server::state::{NoNamespace, ServerState};
 use crate::sid::Sid;
 use crate::socket::{Socket, offset_of};
 use crate::value::{Map, Value};
@@ -55,7 +55,7 @@ impl ServerState {
         }
         session.data.inner.lock().connecting.push(name.clone());
         let session = session.clone();
-        handler::run(Box::pin(async move {
+        crate::inline::run(Box::pin(async move {
             let recovered = match recovery {
                 Some((mut config, pid, offset)) => {
                     // Half the client's budget at most: live packets still fit behind.
@@ -227,7 +227,7 @@ pub(super) fn finish_connect(
     socket.hold();
     socket.prepare_release(first, replayed);
     for h in ns.connection_handlers() {
-        handler::run(h.call(socket.clone()));
+        crate::inline::run(h.call(socket.clone()));
     }
     socket.release();
     tracing::debug!(sid = %socket.id(), ns = %ns.name(), recovered = socket.recovered(), "socket connected");

@@ -6,15 +6,20 @@
 mod connect;
 mod recover;
 
-use crate::engine::{CloseReason, EngineHandler, Message, Protocol, Session};
+use crate::engine::{
+    CloseReason, EngineHandler, Frame, Message, Protocol, Push, RequestInfo, Session, TransportKind,
+};
 use crate::limits::{Refused, TokenBucket};
 use crate::protocol::{DecodeLimits, Decoded, Packet, PacketKind, ParseError, PendingBinary};
-use crate::server::ServerState;
+use crate::server::state::ServerState;
+use crate::sid::Sid;
 use crate::socket::Socket;
+use crate::socket::connection::Connection;
 use crate::value::{Map, Value};
 use parking_lot::Mutex;
 use smol_str::SmolStr;
 use std::sync::Arc;
+use std::time::Instant;
 
 /// An Engine.IO session serving Socket.IO.
 pub(crate) type ClientSession = Session<ServerState>;
@@ -197,18 +202,50 @@ pub(super) fn invalid_state(session: &Arc<ClientSession>, why: &str) {
     session.close(CloseReason::ForcedClose);
 }
 
-/// `socket.disconnect(true)`: every namespace disconnects, then the connection closes.
-pub(crate) fn disconnect_all(session: &Arc<ClientSession>) {
-    for socket in session.data.sockets() {
-        socket.disconnect(false);
-        // Called from a connection handler, before the CONNECT reply went
-        // out: it goes now, then the DISCONNECT, then the close (as in Node).
-        socket.release();
+/// The connection as its sockets see it.
+impl Connection for ClientSession {
+    fn sid(&self) -> &Sid {
+        Session::sid(self)
     }
-    session.close(CloseReason::ForcedClose);
-}
 
-/// Forgets a socket that left its namespace.
-pub(crate) fn forget_socket(session: &Arc<ClientSession>, ns: &SmolStr) {
-    session.data.inner.lock().sockets.retain(|(n, _)| n != ns);
+    fn protocol(&self) -> Protocol {
+        Session::protocol(self)
+    }
+
+    fn request(&self) -> &Arc<RequestInfo> {
+        Session::request(self)
+    }
+
+    fn transport(&self) -> TransportKind {
+        Session::transport(self)
+    }
+
+    #[inline]
+    fn push(&self, frames: &[Frame], volatile: bool, since: Option<Instant>) -> Push {
+        self.push_since(frames, volatile, since)
+    }
+
+    fn buffer_budget(&self) -> usize {
+        self.engine.config.max_client_buffer_bytes
+    }
+
+    fn close(&self, reason: CloseReason) {
+        if let Some(session) = self.upgrade() {
+            session.close(reason);
+        }
+    }
+
+    fn disconnect_all(&self) {
+        for socket in self.data.sockets() {
+            socket.disconnect(false);
+            // Called from a connection handler, before the CONNECT reply went
+            // out: it goes now, then the DISCONNECT, then the close (as in Node).
+            socket.release();
+        }
+        Connection::close(self, CloseReason::ForcedClose);
+    }
+
+    fn forget_socket(&self, ns: &SmolStr) {
+        self.data.inner.lock().sockets.retain(|(n, _)| n != ns);
+    }
 }

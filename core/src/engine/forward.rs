@@ -4,14 +4,18 @@
 //! HTTP request, a WebSocket upgrade as a proxied upgrade whose bytes are
 //! then relayed both ways. The client never sees which node answered.
 //!
-//! A [`SessionRouter`] (the cluster) knows this node's tag and where the
-//! other nodes listen. A request for a session whose owner is unknown or
-//! gone gets the protocol's 400 "Session ID unknown" at once, and the
-//! client reconnects. A forwarded request is marked so that it is never
+//! A [`SessionRouter`](super::SessionRouter) (the cluster) knows this
+//! node's tag and where the other nodes listen. A request for a session
+//! whose owner is unknown or gone gets the protocol's 400 "Session ID
+//! unknown" at once, and the client reconnects. A forwarded request is marked so that it is never
 //! forwarded twice.
 
-use super::ResponseBody;
-use super::handle::BoxError;
+use super::config::EngineConfig;
+use super::request::BoxError;
+use super::response::ResponseBody;
+use super::router::FORWARDED_HEADER;
+use super::ws::is_upgrade_request;
+use crate::slot::ConnectionSlot;
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
@@ -19,40 +23,8 @@ use hyper_util::rt::TokioIo;
 use std::time::Duration;
 use tokio::net::TcpStream;
 
-/// Marks a request a node forwarded (never forwarded again).
-pub const FORWARDED_HEADER: &str = "x-switchyard-forwarded";
-
 /// How long reaching the owner may take before the request fails.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// Knows which node owns a session, for load balancers without stickiness.
-pub trait SessionRouter: Send + Sync + 'static {
-    /// This node's tag: the ids of its sessions end with `.<tag>`.
-    fn tag(&self) -> &str;
-
-    /// Where the node with `tag` listens (`host:port`), while it is alive.
-    fn owner(&self, tag: &str) -> Option<String>;
-
-    /// Where some other live node listens, if any (a draining node sends
-    /// new clients there).
-    fn peer(&self) -> Option<String> {
-        None
-    }
-
-    /// Whether this node may not know every other node yet (it just
-    /// started): a request for an unknown tag then waits a moment for the
-    /// node's address instead of failing at once.
-    fn settling(&self) -> bool {
-        false
-    }
-}
-
-/// The tag a session id names, if any.
-pub fn tag_of(sid: &str) -> Option<&str> {
-    sid.rsplit_once('.')
-        .map(|(_, tag)| tag)
-        .filter(|t| !t.is_empty())
-}
 
 /// Why a request could not be forwarded.
 #[derive(Debug, thiserror::Error)]
@@ -71,7 +43,7 @@ impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
 
 /// Connects to `owner`: `host:port` in plain TCP, `https://host:port`
 /// over TLS (the certificate checked against `config.forward_tls`).
-async fn connect(owner: &str, config: &super::EngineConfig) -> Result<Box<dyn Io>, ForwardError> {
+async fn connect(owner: &str, config: &EngineConfig) -> Result<Box<dyn Io>, ForwardError> {
     let failed = |e: String| ForwardError::Connect(owner.to_owned(), e);
     let (secure, address) = match owner.strip_prefix("https://") {
         Some(address) => (true, address),
@@ -120,19 +92,16 @@ async fn connect(owner: &str, config: &super::EngineConfig) -> Result<Box<dyn Io
 pub(crate) async fn forward<B>(
     mut req: Request<B>,
     owner: &str,
-    config: &super::EngineConfig,
+    config: &EngineConfig,
 ) -> Result<Response<ResponseBody>, ForwardError>
 where
     B: http_body::Body + Send + 'static,
     B::Data: Send,
     B::Error: Into<BoxError>,
 {
-    let client_upgrade =
-        super::ws::is_upgrade_request(req.headers()).then(|| hyper::upgrade::on(&mut req));
+    let client_upgrade = is_upgrade_request(req.headers()).then(|| hyper::upgrade::on(&mut req));
     // A relayed WebSocket keeps its connection counted.
-    let slot = req
-        .extensions_mut()
-        .remove::<crate::listen::ConnectionSlot>();
+    let slot = req.extensions_mut().remove::<ConnectionSlot>();
     let (mut parts, body) = req.into_parts();
     let (body_limit, body_timeout) = (config.max_http_buffer_size, config.http.request_timeout);
     let body = tokio::time::timeout(body_timeout, Limited::new(body, body_limit).collect())
@@ -182,16 +151,4 @@ where
         .map_err(|e| ForwardError::Upstream(e.to_string()))?
         .to_bytes();
     Ok(Response::from_parts(parts, Full::new(body)))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn session_ids_name_their_owner() {
-        assert_eq!(tag_of("AbCd-_0123456789abcdefg.1a2b3c4d"), Some("1a2b3c4d"));
-        assert_eq!(tag_of("AbCd-_0123456789abcdefg"), None);
-        assert_eq!(tag_of("trailing."), None);
-    }
 }

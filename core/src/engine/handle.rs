@@ -3,28 +3,47 @@
 //! (`verify`): transport, then session id, then handshake method, then the
 //! `allow_request` hook, then the protocol version.
 
-use super::request::{
-    ContentEncoding, EngineError, Responder, is_preflight, parse_query, query_param,
-};
-use super::session::{Session, TransportKind};
-use super::{
-    CloseReason, Engine, EngineHandler, Frame, RemoteAddr, RequestInfo, forward, polling, upgrade,
-    ws,
-};
+use super::query::{parse_query, query_param};
+use super::request::{BoxError, RemoteAddr, RequestInfo};
+use super::response::{ContentEncoding, EngineError, Responder, ResponseBody, is_preflight};
+use super::router::{FORWARDED_HEADER, tag_of};
+use super::session::TransportKind;
+use super::{Engine, EngineHandler, forward, polling, upgrade, ws};
 use crate::limits::Refused;
-use crate::sid::Sid;
-use bytes::Bytes;
-use http::{Method, Request, Response, header};
-use std::sync::Arc;
-
-use super::ResponseBody;
-
-/// The error type of request bodies the engine accepts.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+use http::{Method, Request, Response, StatusCode, header};
 
 /// How long a request for an unknown owner waits while the node settles.
 const OWNER_WAIT_STEP: std::time::Duration = std::time::Duration::from_millis(50);
 const OWNER_WAIT_STEPS: usize = 40;
+
+/// How one request is answered: its responder (CORS, compression), and
+/// whether it asks for a WebSocket, whose refusals are plain text.
+struct Answer<'a> {
+    responder: Responder<'a>,
+    is_upgrade: bool,
+}
+
+impl Answer<'_> {
+    /// Refuses the request with one of Node's errors.
+    fn refuse(
+        &self,
+        error: EngineError,
+        message: Option<&str>,
+        status: Option<StatusCode>,
+    ) -> Response<ResponseBody> {
+        tracing::debug!(
+            code = error as u8,
+            message = message.unwrap_or(error.message()),
+            "request refused"
+        );
+        if self.is_upgrade {
+            self.responder
+                .upgrade_refused(message.unwrap_or(error.message()))
+        } else {
+            self.responder.error(error, message, status)
+        }
+    }
+}
 
 impl<H: EngineHandler> Engine<H> {
     /// Serves one Engine.IO request (any path; the caller routes by path).
@@ -52,65 +71,88 @@ impl<H: EngineHandler> Engine<H> {
         }
 
         let query = parse_query(req.uri().query());
-        let is_upgrade = ws::is_upgrade_request(req.headers());
-        let refuse = |error: EngineError, message: Option<&str>, status| {
-            tracing::debug!(
-                code = error as u8,
-                message = message.unwrap_or(error.message()),
-                "request refused"
-            );
-            if is_upgrade {
-                responder.upgrade_refused(message.unwrap_or(error.message()))
-            } else {
-                responder.error(error, message, status)
-            }
+        let answer = Answer {
+            responder,
+            is_upgrade: ws::is_upgrade_request(req.headers()),
         };
-
         let transport = match query_param(&query, "transport") {
             Some("polling") if config.transports.polling => TransportKind::Polling,
             Some("websocket") if config.transports.websocket => TransportKind::WebSocket,
-            _ => return refuse(EngineError::UnknownTransport, None, None),
+            _ => return answer.refuse(EngineError::UnknownTransport, None, None),
         };
-
-        if let Some(sid) = query_param(&query, "sid") {
-            let session = self
-                .inner
-                .get(sid)
-                .filter(|session| !session.close_if_pong_overdue());
-            let Some(session) = session else {
-                if let Some(owner) = self.owner_of(sid, req.headers()).await {
-                    self.inner
-                        .forwarded
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    return match forward::forward(req, &owner, config).await {
-                        Ok(response) => response,
-                        Err(e) => {
-                            // The owner is gone: the client reconnects.
-                            tracing::debug!(%sid, %owner, error = %e, "forwarding failed");
-                            refuse(EngineError::UnknownSid, None, None)
-                        }
-                    };
-                }
-                return refuse(EngineError::UnknownSid, None, None);
-            };
-            if is_upgrade {
-                if transport != TransportKind::WebSocket {
-                    return refuse(EngineError::BadRequest, None, None);
-                }
-                return upgrade::probe(self, req, session, &responder);
-            }
-            if session.transport() != transport {
-                return refuse(EngineError::BadRequest, None, None);
-            }
-            return match *req.method() {
-                Method::GET => polling::get(session, &responder, false).await,
-                Method::POST => polling::post(session, req, &responder).await,
-                _ => refuse(EngineError::BadRequest, None, None),
-            };
+        match query_param(&query, "sid") {
+            Some(sid) => self.serve_session(req, sid, transport, &answer).await,
+            None => self.handshake(req, query, transport, &answer).await,
         }
+    }
 
+    /// A request of an open session: a poll, a POST or an upgrade probe;
+    /// forwarded to its owner when another node has it.
+    async fn serve_session<B>(
+        &self,
+        req: Request<B>,
+        sid: &str,
+        transport: TransportKind,
+        answer: &Answer<'_>,
+    ) -> Response<ResponseBody>
+    where
+        B: http_body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<BoxError>,
+    {
+        let session = self
+            .inner
+            .get(sid)
+            .filter(|session| !session.close_if_pong_overdue());
+        let Some(session) = session else {
+            if let Some(owner) = self.owner_of(sid, req.headers()).await {
+                self.inner
+                    .forwarded
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                return match forward::forward(req, &owner, &self.inner.config).await {
+                    Ok(response) => response,
+                    Err(e) => {
+                        // The owner is gone: the client reconnects.
+                        tracing::debug!(%sid, %owner, error = %e, "forwarding failed");
+                        answer.refuse(EngineError::UnknownSid, None, None)
+                    }
+                };
+            }
+            return answer.refuse(EngineError::UnknownSid, None, None);
+        };
+        if answer.is_upgrade {
+            if transport != TransportKind::WebSocket {
+                return answer.refuse(EngineError::BadRequest, None, None);
+            }
+            return upgrade::probe(self, req, session, &answer.responder);
+        }
+        if session.transport() != transport {
+            return answer.refuse(EngineError::BadRequest, None, None);
+        }
+        match *req.method() {
+            Method::GET => polling::get(session, &answer.responder, false).await,
+            Method::POST => polling::post(session, req, &answer.responder).await,
+            _ => answer.refuse(EngineError::BadRequest, None, None),
+        }
+    }
+
+    /// A request without a session id: a handshake, checked as Node checks
+    /// it, then a new session over polling or WebSocket.
+    async fn handshake<B>(
+        &self,
+        req: Request<B>,
+        query: Vec<(String, String)>,
+        transport: TransportKind,
+        answer: &Answer<'_>,
+    ) -> Response<ResponseBody>
+    where
+        B: http_body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<BoxError>,
+    {
+        let config = &self.inner.config;
         if req.method() != Method::GET {
-            return refuse(EngineError::BadHandshakeMethod, None, None);
+            return answer.refuse(EngineError::BadHandshakeMethod, None, None);
         }
         if self
             .inner
@@ -120,33 +162,23 @@ impl<H: EngineHandler> Engine<H> {
             if let Some(response) = self.handshake_elsewhere(req).await {
                 return response;
             }
-            return refuse(
+            return answer.refuse(
                 EngineError::Forbidden,
                 Some("Server is shutting down"),
-                Some(http::StatusCode::SERVICE_UNAVAILABLE),
+                Some(StatusCode::SERVICE_UNAVAILABLE),
             );
         }
-        if transport == TransportKind::WebSocket && !is_upgrade {
-            return refuse(EngineError::BadRequest, None, None);
+        if transport == TransportKind::WebSocket && !answer.is_upgrade {
+            return answer.refuse(EngineError::BadRequest, None, None);
         }
-        let req = match &config.allow_request {
-            None => req,
-            Some(allow) => {
-                let (parts, body) = req.into_parts();
-                if let Err(refusal) = (allow.0)(&parts).await {
-                    return refuse(
-                        EngineError::Forbidden,
-                        Some(&refusal.message),
-                        Some(refusal.status),
-                    );
-                }
-                Request::from_parts(parts, body)
-            }
+        let req = match self.allow(req, answer).await {
+            Ok(req) => req,
+            Err(refused) => return refused,
         };
         match query_param(&query, "EIO") {
             Some("4") => {}
             Some("3") if config.allow_eio3 => {}
-            _ => return refuse(EngineError::UnsupportedProtocolVersion, None, None),
+            _ => return answer.refuse(EngineError::UnsupportedProtocolVersion, None, None),
         }
         if let (Some(rates), Some(address)) = (
             &self.inner.session_rates,
@@ -154,10 +186,10 @@ impl<H: EngineHandler> Engine<H> {
         ) && !rates.take(address.0.ip())
         {
             crate::refused!(Refused::SessionRate, peer = %address.0, "new sessions too fast from one address: handshake refused");
-            return refuse(
+            return answer.refuse(
                 EngineError::Forbidden,
                 Some("Too many new sessions from this address"),
-                Some(http::StatusCode::TOO_MANY_REQUESTS),
+                Some(StatusCode::TOO_MANY_REQUESTS),
             );
         }
         match transport {
@@ -168,10 +200,31 @@ impl<H: EngineHandler> Engine<H> {
                     RequestInfo::from_parts(&parts, query),
                     transport,
                 );
-                polling::get(session, &responder, true).await
+                polling::get(session, &answer.responder, true).await
             }
-            TransportKind::WebSocket => upgrade::handshake(self, req, query, &responder),
+            TransportKind::WebSocket => upgrade::handshake(self, req, query, &answer.responder),
         }
+    }
+
+    /// The `allow_request` hook's verdict on a handshake: the request back,
+    /// or the refusal to answer with.
+    async fn allow<B>(
+        &self,
+        req: Request<B>,
+        answer: &Answer<'_>,
+    ) -> Result<Request<B>, Response<ResponseBody>> {
+        let Some(allow) = &self.inner.config.allow_request else {
+            return Ok(req);
+        };
+        let (parts, body) = req.into_parts();
+        if let Err(refusal) = (allow.0)(&parts).await {
+            return Err(answer.refuse(
+                EngineError::Forbidden,
+                Some(&refusal.message),
+                Some(refusal.status),
+            ));
+        }
+        Ok(Request::from_parts(parts, body))
     }
 
     /// The address of the node owning `sid`, when it is another live node
@@ -180,10 +233,10 @@ impl<H: EngineHandler> Engine<H> {
     /// arrives with its first messages.
     async fn owner_of(&self, sid: &str, headers: &http::HeaderMap) -> Option<String> {
         let router = self.inner.config.session_router.as_ref()?;
-        if headers.contains_key(forward::FORWARDED_HEADER) {
+        if headers.contains_key(FORWARDED_HEADER) {
             return None;
         }
-        let tag = forward::tag_of(sid)?;
+        let tag = tag_of(sid)?;
         if tag == router.tag() {
             return None;
         }
@@ -208,7 +261,7 @@ impl<H: EngineHandler> Engine<H> {
         B::Error: Into<BoxError>,
     {
         let router = self.inner.config.session_router.as_ref()?;
-        if req.headers().contains_key(forward::FORWARDED_HEADER) {
+        if req.headers().contains_key(FORWARDED_HEADER) {
             return None;
         }
         let peer = router.peer()?;
@@ -223,57 +276,5 @@ impl<H: EngineHandler> Engine<H> {
                 None
             }
         }
-    }
-
-    /// Creates a session, queues its open packet and starts its heartbeat.
-    pub(super) fn open(
-        &self,
-        sid: Sid,
-        info: RequestInfo,
-        transport: TransportKind,
-    ) -> Arc<Session<H>> {
-        let config = &self.inner.config;
-        let session = Arc::new(Session::new(
-            sid,
-            Arc::new(info),
-            transport,
-            self.inner.clone(),
-        ));
-        let upgrades = if transport == TransportKind::Polling
-            && config.allow_upgrades
-            && config.transports.websocket
-        {
-            r#"["websocket"]"#
-        } else {
-            "[]"
-        };
-        // The same for v3 clients, which ignore maxPayload (as Node sends it).
-        let open = format!(
-            r#"0{{"sid":"{}","upgrades":{},"pingInterval":{},"pingTimeout":{},"maxPayload":{}}}"#,
-            session.sid(),
-            upgrades,
-            config.ping_interval.as_millis(),
-            config.ping_timeout.as_millis(),
-            config.max_http_buffer_size
-        );
-        session.push(&[Frame::Text(Bytes::from(open))], false);
-        session.touch();
-        self.inner.insert(session.clone());
-        self.inner
-            .schedule_ping(&session, session.heartbeat_generation());
-        tracing::debug!(sid = %session.sid(), ?transport, "session opened");
-        crate::metrics::handshake(transport.as_str());
-        self.inner.handler.on_open(&session);
-        // A drain that began after this handshake was let in did not see
-        // the session (it closes those in the map, then none is let in):
-        // close it as it would have.
-        if self
-            .inner
-            .draining
-            .load(std::sync::atomic::Ordering::SeqCst)
-        {
-            session.close(CloseReason::ServerShuttingDown);
-        }
-        session
     }
 }

@@ -2,13 +2,14 @@
 //! client's packets. One GET and one POST at a time per session; an
 //! overlapping request closes the session, as in Node.
 
-use super::handle::BoxError;
 use super::packet::{Incoming, NOOP, encode_payload, parse_payload};
-use super::request::Responder;
+use super::request::BoxError;
+use super::response::{Responder, ResponseBody};
 use super::session::{PollAnswer, Protocol, Session};
 use super::v3;
-use super::{CloseReason, EngineHandler, ResponseBody};
+use super::{CloseReason, EngineHandler};
 use crate::limits::Refused;
+use bytes::Bytes;
 use http::{Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
 use std::sync::Arc;
@@ -90,96 +91,23 @@ where
         return responder.status(StatusCode::BAD_REQUEST);
     }
     let _slot = PostSlot(&session);
-    let limit = session.engine.config.max_http_buffer_size;
-    let fail = |reason: CloseReason, status: StatusCode, why: &str| {
-        tracing::debug!(sid = %session.sid(), %reason, "{why}");
-        session.close(reason);
-        responder.status(status)
-    };
-
-    let binary = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v == v3::BINARY_PAYLOAD);
-    if binary && session.protocol() == Protocol::V4 {
-        return fail(
-            CloseReason::TransportError,
-            StatusCode::BAD_REQUEST,
-            "binary polling bodies are not protocol v4",
-        );
-    }
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        crate::refused!(Refused::MessageSize, sid = %session.sid(), max = limit, "polling body too large");
-        return fail(
-            CloseReason::TransportError,
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload too large",
-        );
-    }
-    let timeout = session.engine.config.http.request_timeout;
-    let collected = tokio::time::timeout(timeout, Limited::new(req.into_body(), limit).collect());
-    let body = match collected.await {
-        Ok(Ok(collected)) => collected.to_bytes(),
-        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
-            crate::refused!(Refused::MessageSize, sid = %session.sid(), max = limit, "polling body too large");
-            return fail(
-                CloseReason::TransportError,
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload too large",
-            );
-        }
-        Ok(Err(_)) => {
-            return fail(
-                CloseReason::TransportError,
-                StatusCode::BAD_REQUEST,
-                "data request closed prematurely",
-            );
-        }
-        Err(_) => {
-            crate::refused!(Refused::RequestTimeout, sid = %session.sid(), "polling body not received within the request timeout");
-            return fail(
-                CloseReason::TransportError,
-                StatusCode::REQUEST_TIMEOUT,
-                "request timeout",
-            );
-        }
+    let (body, binary) = match read_body(&session, req).await {
+        Ok(read) => read,
+        Err(failed) => return fail(&session, responder, failed),
     };
     if session.is_closed() {
         // A closed session waiting for its last poll ignores data.
         return responder.ok();
     }
-    let packets: Vec<Result<Incoming, String>> = match session.protocol() {
-        Protocol::V4 => {
-            let Ok(text) = std::str::from_utf8(&body) else {
-                crate::refused!(Refused::Malformed, sid = %session.sid(), "polling body is not UTF-8");
-                return fail(
-                    CloseReason::ParseError,
-                    StatusCode::BAD_REQUEST,
-                    "polling body is not UTF-8",
-                );
+    let packets = match parse_body(&session, &body, binary) {
+        Some(packets) => packets,
+        None => {
+            let failed = Failed {
+                reason: CloseReason::ParseError,
+                status: StatusCode::BAD_REQUEST,
+                why: "polling body is not UTF-8",
             };
-            parse_payload(text)
-                .map(|p| p.map_err(|e| e.to_string()))
-                .collect()
-        }
-        Protocol::V3 => {
-            let packets = if binary {
-                v3::decode_binary_payload(&body)
-            } else {
-                match std::str::from_utf8(&body) {
-                    Ok(text) => v3::decode_text_payload(text),
-                    Err(_) => vec![Err(v3::PayloadError::NotUtf8)],
-                }
-            };
-            packets
-                .into_iter()
-                .map(|p| p.map_err(|e| e.to_string()))
-                .collect()
+            return fail(&session, responder, failed);
         }
     };
     for packet in packets {
@@ -196,6 +124,135 @@ where
         }
     }
     responder.ok()
+}
+
+/// Why a POST failed: how its session closes and what the client hears.
+struct Failed {
+    reason: CloseReason,
+    status: StatusCode,
+    why: &'static str,
+}
+
+/// Closes the session for a failed POST and answers with its status.
+fn fail<H: EngineHandler>(
+    session: &Arc<Session<H>>,
+    responder: &Responder<'_>,
+    failed: Failed,
+) -> Response<ResponseBody> {
+    let Failed {
+        reason,
+        status,
+        why,
+    } = failed;
+    tracing::debug!(sid = %session.sid(), %reason, "{why}");
+    session.close(reason);
+    responder.status(status)
+}
+
+/// Reads a POST body within the size and time limits: the body, and
+/// whether it is a v3 binary payload.
+async fn read_body<H, B>(
+    session: &Arc<Session<H>>,
+    req: Request<B>,
+) -> Result<(Bytes, bool), Failed>
+where
+    H: EngineHandler,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    let limit = session.engine.config.max_http_buffer_size;
+    let failed = |reason: CloseReason, status: StatusCode, why: &'static str| {
+        Err(Failed {
+            reason,
+            status,
+            why,
+        })
+    };
+    let binary = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v == v3::BINARY_PAYLOAD);
+    if binary && session.protocol() == Protocol::V4 {
+        return failed(
+            CloseReason::TransportError,
+            StatusCode::BAD_REQUEST,
+            "binary polling bodies are not protocol v4",
+        );
+    }
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        crate::refused!(Refused::MessageSize, sid = %session.sid(), max = limit, "polling body too large");
+        return failed(
+            CloseReason::TransportError,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload too large",
+        );
+    }
+    let timeout = session.engine.config.http.request_timeout;
+    let collected = tokio::time::timeout(timeout, Limited::new(req.into_body(), limit).collect());
+    match collected.await {
+        Ok(Ok(collected)) => Ok((collected.to_bytes(), binary)),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
+            crate::refused!(Refused::MessageSize, sid = %session.sid(), max = limit, "polling body too large");
+            failed(
+                CloseReason::TransportError,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload too large",
+            )
+        }
+        Ok(Err(_)) => failed(
+            CloseReason::TransportError,
+            StatusCode::BAD_REQUEST,
+            "data request closed prematurely",
+        ),
+        Err(_) => {
+            crate::refused!(Refused::RequestTimeout, sid = %session.sid(), "polling body not received within the request timeout");
+            failed(
+                CloseReason::TransportError,
+                StatusCode::REQUEST_TIMEOUT,
+                "request timeout",
+            )
+        }
+    }
+}
+
+/// The packets of a POST body, each parsed or why it is not; `None` when
+/// a v4 body is not UTF-8.
+fn parse_body<H: EngineHandler>(
+    session: &Session<H>,
+    body: &Bytes,
+    binary: bool,
+) -> Option<Vec<Result<Incoming, String>>> {
+    Some(match session.protocol() {
+        Protocol::V4 => {
+            let Ok(text) = std::str::from_utf8(body) else {
+                crate::refused!(Refused::Malformed, sid = %session.sid(), "polling body is not UTF-8");
+                return None;
+            };
+            parse_payload(text)
+                .map(|p| p.map_err(|e| e.to_string()))
+                .collect()
+        }
+        Protocol::V3 => {
+            let packets = if binary {
+                v3::decode_binary_payload(body)
+            } else {
+                match std::str::from_utf8(body) {
+                    Ok(text) => v3::decode_text_payload(text),
+                    Err(_) => vec![Err(v3::PayloadError::NotUtf8)],
+                }
+            };
+            packets
+                .into_iter()
+                .map(|p| p.map_err(|e| e.to_string()))
+                .collect()
+        }
+    })
 }
 
 struct PostSlot<'a, H: EngineHandler>(&'a Arc<Session<H>>);

@@ -1,12 +1,14 @@
 //! WebSocket handshakes: a new session over WebSocket, or a polling
 //! session probing an upgrade.
 
-use super::request::{Responder, parse_query};
+use super::query::parse_query;
+use super::request::RequestInfo;
+use super::response::{Responder, ResponseBody};
 use super::session::{Session, TransportKind};
 use super::v3;
 use super::ws::{self, Link, Mode, deflate};
-use super::{Engine, EngineHandler, RequestInfo, ResponseBody};
-use crate::listen::ConnectionSlot;
+use super::{Engine, EngineHandler};
+use crate::slot::ConnectionSlot;
 use bytes::Bytes;
 use http::{Request, Response, StatusCode, header};
 use http_body_util::Full;

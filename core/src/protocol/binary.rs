@@ -1,10 +1,19 @@
 //! Reassembly of a binary packet from its header and attachment frames.
 
-use super::json::build;
-use super::{DecodeLimits, Packet, ParseError};
+use super::error::ParseError;
+use super::packet::{DecodeLimits, Packet, build};
 use crate::value::json;
 use bytes::Bytes;
 use smol_str::SmolStr;
+
+/// The outcome of decoding one engine message.
+#[derive(Debug)]
+pub enum Decoded {
+    /// A complete packet.
+    Packet(Packet),
+    /// A binary packet header: its attachments follow in the next frames.
+    NeedsAttachments(PendingBinary),
+}
 
 /// A BINARY_EVENT or BINARY_ACK header waiting for its attachments.
 #[derive(Debug)]
@@ -19,7 +28,7 @@ pub struct PendingBinary {
 }
 
 impl PendingBinary {
-    pub(super) fn event(
+    pub(crate) fn event(
         ns: SmolStr,
         id: Option<u64>,
         payload: &str,
@@ -29,7 +38,7 @@ impl PendingBinary {
         Self::new(ns, 5, id, payload, expected, limits)
     }
 
-    pub(super) fn ack(
+    pub(crate) fn ack(
         ns: SmolStr,
         id: u64,
         payload: &str,

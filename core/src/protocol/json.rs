@@ -1,18 +1,16 @@
 //! The default parser's text format:
 //! `<type>[<attachments>-][<namespace>,][<ack id>][<JSON payload>]`.
 
-use super::binary::PendingBinary;
-use super::{
-    DecodeLimits, Decoded, EncodeError, Encoded, MAX_NAMESPACE_BYTES, Packet, PacketKind,
-    ParseError, split_event,
-};
+use super::binary::{Decoded, PendingBinary};
+use super::error::{EncodeError, ParseError};
+use super::packet::{DecodeLimits, Encoded, MAX_NAMESPACE_BYTES, Packet, PacketKind, build};
 use crate::engine::Frame;
 use crate::value::{Value, json};
 use bytes::{BufMut, Bytes};
 use smol_str::SmolStr;
 
 /// Encodes a packet as a text frame, plus binary frames for its blobs.
-pub(super) fn encode(packet: &Packet) -> Result<Encoded, EncodeError> {
+pub(crate) fn encode(packet: &Packet) -> Result<Encoded, EncodeError> {
     let binary = match &packet.kind {
         PacketKind::Event { args, .. } | PacketKind::Ack { args, .. } => {
             args.iter().any(Value::has_binary)
@@ -71,7 +69,7 @@ pub(super) fn encode(packet: &Packet) -> Result<Encoded, EncodeError> {
 }
 
 /// Decodes a text packet; a binary packet waits for its attachments.
-pub(super) fn decode(
+pub(crate) fn decode(
     text: &str,
     max_attachments: usize,
     limits: DecodeLimits,
@@ -83,69 +81,17 @@ pub(super) fn decode(
         _ => return Err(ParseError::UnknownType(text.chars().next().unwrap_or('\0'))),
     };
     let mut i = 1;
-
-    let mut attachments = 0;
-    if type_code == 5 || type_code == 6 {
-        let digits = count_digits(&bytes[i..]);
-        if digits == 0 || bytes.get(i + digits) != Some(&b'-') {
-            return Err(ParseError::IllegalAttachments);
-        }
-        attachments = text[i..i + digits]
-            .parse::<usize>()
-            .map_err(|_| ParseError::IllegalAttachments)?;
-        if attachments == 0 || attachments > max_attachments {
-            return Err(ParseError::IllegalAttachments);
-        }
-        i += digits + 1;
-    }
-
-    let ns = if bytes.get(i) == Some(&b'/') {
-        let end = bytes[i..]
-            .iter()
-            .position(|&b| b == b',')
-            .map_or(bytes.len(), |p| i + p);
-        if end - i > MAX_NAMESPACE_BYTES {
-            return Err(ParseError::NamespaceTooLong);
-        }
-        let ns = SmolStr::new(&text[i..end]);
-        i = (end + 1).min(bytes.len());
-        ns
+    let attachments = if type_code == 5 || type_code == 6 {
+        read_attachments(text, &mut i, max_attachments)?
     } else {
-        SmolStr::new_static("/")
+        0
     };
-
-    let digits = count_digits(&bytes[i..]);
-    let id = if digits > 0 {
-        let id = text[i..i + digits]
-            .parse::<u64>()
-            .map_err(|_| ParseError::InvalidAckId)?;
-        i += digits;
-        Some(id)
-    } else {
-        None
-    };
+    let ns = read_namespace(text, &mut i)?;
+    let id = read_ack_id(text, &mut i)?;
 
     let payload = &text[i..];
     if attachments > 0 {
-        return match type_code {
-            5 => Ok(Decoded::NeedsAttachments(PendingBinary::event(
-                ns,
-                id,
-                payload,
-                attachments,
-                limits,
-            ))),
-            _ => {
-                let id = id.ok_or(ParseError::InvalidAckId)?;
-                Ok(Decoded::NeedsAttachments(PendingBinary::ack(
-                    ns,
-                    id,
-                    payload,
-                    attachments,
-                    limits,
-                )))
-            }
-        };
+        return wait_for_attachments(type_code, ns, id, payload, attachments, limits);
     }
     let data = if payload.is_empty() {
         None
@@ -155,34 +101,87 @@ pub(super) fn decode(
     build(ns, type_code, id, data).map(Decoded::Packet)
 }
 
-/// Checks the payload shape for the type and builds the packet.
-pub(super) fn build(
-    ns: SmolStr,
+/// The attachment count of a binary packet, `<n>-` at `*i`.
+fn read_attachments(
+    text: &str,
+    i: &mut usize,
+    max_attachments: usize,
+) -> Result<usize, ParseError> {
+    let bytes = text.as_bytes();
+    let digits = count_digits(&bytes[*i..]);
+    if digits == 0 || bytes.get(*i + digits) != Some(&b'-') {
+        return Err(ParseError::IllegalAttachments);
+    }
+    let attachments = text[*i..*i + digits]
+        .parse::<usize>()
+        .map_err(|_| ParseError::IllegalAttachments)?;
+    if attachments == 0 || attachments > max_attachments {
+        return Err(ParseError::IllegalAttachments);
+    }
+    *i += digits + 1;
+    Ok(attachments)
+}
+
+/// The namespace, `/<name>,` at `*i`, or `/` when there is none.
+fn read_namespace(text: &str, i: &mut usize) -> Result<SmolStr, ParseError> {
+    let bytes = text.as_bytes();
+    if bytes.get(*i) != Some(&b'/') {
+        return Ok(SmolStr::new_static("/"));
+    }
+    let end = bytes[*i..]
+        .iter()
+        .position(|&b| b == b',')
+        .map_or(bytes.len(), |p| *i + p);
+    if end - *i > MAX_NAMESPACE_BYTES {
+        return Err(ParseError::NamespaceTooLong);
+    }
+    let ns = SmolStr::new(&text[*i..end]);
+    *i = (end + 1).min(bytes.len());
+    Ok(ns)
+}
+
+/// The ack id, digits at `*i`, if any.
+fn read_ack_id(text: &str, i: &mut usize) -> Result<Option<u64>, ParseError> {
+    let digits = count_digits(&text.as_bytes()[*i..]);
+    if digits == 0 {
+        return Ok(None);
+    }
+    let id = text[*i..*i + digits]
+        .parse::<u64>()
+        .map_err(|_| ParseError::InvalidAckId)?;
+    *i += digits;
+    Ok(Some(id))
+}
+
+/// A BINARY_EVENT or BINARY_ACK header: the packet waits for its
+/// attachments.
+fn wait_for_attachments(
     type_code: u8,
+    ns: SmolStr,
     id: Option<u64>,
-    data: Option<Value>,
-) -> Result<Packet, ParseError> {
-    let invalid = || ParseError::InvalidPayload(type_code);
-    let kind = match (type_code, data) {
-        (0, None) => PacketKind::Connect(None),
-        (0, Some(data @ Value::Object(_))) => PacketKind::Connect(Some(data)),
-        (1, None) => PacketKind::Disconnect,
-        (2 | 5, Some(data)) => {
-            let (name, args) = split_event(type_code, data)?;
-            PacketKind::Event {
-                name,
-                args,
-                ack: id,
-            }
+    payload: &str,
+    attachments: usize,
+    limits: DecodeLimits,
+) -> Result<Decoded, ParseError> {
+    match type_code {
+        5 => Ok(Decoded::NeedsAttachments(PendingBinary::event(
+            ns,
+            id,
+            payload,
+            attachments,
+            limits,
+        ))),
+        _ => {
+            let id = id.ok_or(ParseError::InvalidAckId)?;
+            Ok(Decoded::NeedsAttachments(PendingBinary::ack(
+                ns,
+                id,
+                payload,
+                attachments,
+                limits,
+            )))
         }
-        (3 | 6, Some(Value::Array(args))) => PacketKind::Ack {
-            id: id.ok_or(ParseError::InvalidAckId)?,
-            args,
-        },
-        (4, Some(data @ (Value::Object(_) | Value::String(_)))) => PacketKind::ConnectError(data),
-        _ => return Err(invalid()),
-    };
-    Ok(Packet { ns, kind })
+    }
 }
 
 impl From<json::JsonError> for ParseError {

@@ -1,15 +1,15 @@
 //! The MessagePack parser: each packet is one map `{type, nsp, data?, id?}`
 //! in one binary frame, as `socket.io-msgpack-parser` writes it.
 
-use super::json::build;
-use super::{DecodeLimits, MAX_NAMESPACE_BYTES, Packet, PacketKind, ParseError};
+use super::error::ParseError;
+use super::packet::{DecodeLimits, MAX_NAMESPACE_BYTES, Packet, PacketKind, build};
 use crate::engine::Frame;
 use crate::value::{Value, msgpack};
 use bytes::Bytes;
 use smol_str::SmolStr;
 
 /// Encodes a packet as one binary frame.
-pub(super) fn encode(packet: &Packet) -> Frame {
+pub(crate) fn encode(packet: &Packet) -> Frame {
     let mut out = Vec::with_capacity(64);
     let (data, id): (Option<DataRef<'_>>, Option<u64>) = match &packet.kind {
         PacketKind::Connect(data) => (data.as_ref().map(DataRef::Value), None),
@@ -53,7 +53,7 @@ enum DataRef<'a> {
 }
 
 /// Decodes one binary frame, with the checks of `socket.io-msgpack-parser`.
-pub(super) fn decode(data: &Bytes, limits: DecodeLimits) -> Result<Packet, ParseError> {
+pub(crate) fn decode(data: &Bytes, limits: DecodeLimits) -> Result<Packet, ParseError> {
     let invalid = |what: &str| ParseError::InvalidMsgpack(what.to_owned());
     // The map, its keys and the scalars of the envelope count too.
     let value =

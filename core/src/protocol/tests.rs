@@ -2,7 +2,10 @@
 //! malformed shape the server must refuse.
 
 use super::*;
+use crate::engine::Frame;
 use crate::object;
+use crate::value::Value;
+use bytes::Bytes;
 
 fn text(frame: &Frame) -> &str {
     match frame.view() {

@@ -1,15 +1,13 @@
 //! Acknowledgements: answering the client's acks, and awaiting the
 //! client's answers to ours.
 
-use super::{EmitError, Socket, SocketInner};
 use crate::adapter::AckEvent;
-use crate::value::{Value, ValueError, from_value, to_value};
-use serde::Serialize;
+use crate::value::{Value, from_value};
+use crate::vocab::EmitError;
 use serde::de::DeserializeOwned;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::Weak;
 use std::task::{Context, Poll};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Sleep;
@@ -48,92 +46,11 @@ impl AckSink {
     }
 }
 
-/// The answer handle of an event the client sent with an ack id. Clones
-/// share it: the first answer is sent, later ones are refused.
-#[derive(Clone)]
-pub struct Ack {
-    socket: Socket,
-    id: u64,
-    sent: Arc<AtomicBool>,
-}
-
-impl Ack {
-    pub(crate) fn new(socket: Socket, id: u64) -> Self {
-        Ack {
-            socket,
-            id,
-            sent: Arc::new(AtomicBool::new(false)),
-        }
-    }
-
-    /// Answers with one argument.
-    pub fn send<T: Serialize + ?Sized>(&self, data: &T) -> Result<(), EmitError> {
-        self.send_args(vec![to_value(data)?])
-    }
-
-    /// Answers with any number of arguments (`ack(...args)` in Node).
-    pub fn send_args(&self, args: Vec<Value>) -> Result<(), EmitError> {
-        if self.sent.swap(true, Ordering::AcqRel) {
-            return Err(EmitError::AckAlreadySent);
-        }
-        self.socket.send_ack(self.id, args)
-    }
-
-    /// The ack id the client chose.
-    pub fn id(&self) -> u64 {
-        self.id
-    }
-}
-
-/// An event from the client.
-#[derive(Clone)]
-pub struct Event {
-    /// Event name.
-    pub name: String,
-    /// Arguments (the ack callback, if any, is [`Event::ack`]).
-    pub args: Vec<Value>,
-    /// Present when the client waits for an answer.
-    pub ack: Option<Ack>,
-}
-
-impl Event {
-    /// Argument `index` converted to `T`.
-    pub fn arg<T: DeserializeOwned>(&self, index: usize) -> Result<T, ValueError> {
-        from_value(self.args.get(index).cloned().unwrap_or(Value::Null))
-    }
-
-    /// Argument `index` moved out (left `Null`) and converted to `T`.
-    pub fn take_arg<T: DeserializeOwned>(&mut self, index: usize) -> Result<T, ValueError> {
-        from_value(
-            self.args
-                .get_mut(index)
-                .map(std::mem::take)
-                .unwrap_or(Value::Null),
-        )
-    }
-
-    /// All arguments converted to `T` (a tuple, or a `Vec`).
-    pub fn args_as<T: DeserializeOwned>(&self) -> Result<T, ValueError> {
-        from_value(Value::Array(self.args.clone()))
-    }
-
-    /// Answers the client with one argument; does nothing when the client
-    /// asked for no answer.
-    pub fn ack<T: Serialize + ?Sized>(&self, data: &T) -> Result<(), EmitError> {
-        match &self.ack {
-            Some(ack) => ack.send(data),
-            None => Ok(()),
-        }
-    }
-
-    /// Answers the client with these arguments; does nothing when the
-    /// client asked for no answer.
-    pub fn ack_args(&self, args: Vec<Value>) -> Result<(), EmitError> {
-        match &self.ack {
-            Some(ack) => ack.send_args(args),
-            None => Ok(()),
-        }
-    }
+/// Where an [`AckFuture`] takes its pending entry away when it stops
+/// waiting: the socket's table of acknowledgements it awaits.
+pub(crate) trait PendingAcks: Send + Sync {
+    /// Forgets the acknowledgement `id`.
+    fn forget(&self, id: u64);
 }
 
 /// Why no answer came back.
@@ -163,7 +80,7 @@ enum State {
     Waiting {
         rx: oneshot::Receiver<Vec<Value>>,
         deadline: Pin<Box<Sleep>>,
-        socket: Weak<SocketInner>,
+        socket: Weak<dyn PendingAcks>,
         id: u64,
     },
     Done,
@@ -179,14 +96,14 @@ impl AckFuture {
     pub(crate) fn waiting(
         rx: oneshot::Receiver<Vec<Value>>,
         timeout: std::time::Duration,
-        socket: &Arc<SocketInner>,
+        socket: Weak<dyn PendingAcks>,
         id: u64,
     ) -> Self {
         AckFuture {
             state: State::Waiting {
                 rx,
                 deadline: Box::pin(tokio::time::sleep(timeout)),
-                socket: Arc::downgrade(socket),
+                socket,
                 id,
             },
         }
@@ -237,7 +154,7 @@ impl AckFuture {
         if let State::Waiting { socket, id, .. } = &self.state
             && let Some(socket) = socket.upgrade()
         {
-            socket.acks.lock().remove(id);
+            socket.forget(*id);
         }
     }
 }

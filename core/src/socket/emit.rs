@@ -1,37 +1,17 @@
-//! `SocketEmitter`: emits to one socket, with the `volatile`, `timeout` and
-//! `compress` flags of Node's `socket.volatile.timeout(…).emit(…)`.
+//! Emitting to one socket: `socket.emit(…)` and the `SocketEmitter` behind
+//! `socket.volatile().timeout(…).emit(…)`, with Node's flags.
 
+use super::ack::PendingAcks;
 use super::{AckError, AckFuture, AckSink, Socket};
 use crate::adapter::{BroadcastFlags, BroadcastOptions, Room};
-use crate::protocol::{Packet, RESERVED_EVENTS};
+use crate::protocol::Packet;
 use crate::recovery::new_offset;
-use crate::value::{Value, ValueError, to_value};
+use crate::value::{Value, to_value};
+use crate::vocab::{EmitError, check_event};
 use serde::Serialize;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
-
-/// Why a packet could not be sent.
-#[derive(Debug, thiserror::Error)]
-pub enum EmitError {
-    /// The event name is reserved by the protocol.
-    #[error("{0:?} is a reserved event name")]
-    ReservedEvent(String),
-    /// The data could not be converted.
-    #[error("cannot serialize the event data: {0}")]
-    Serialize(#[from] ValueError),
-    /// The packet could not be encoded.
-    #[error("cannot encode the packet: {0}")]
-    Encode(String),
-    /// The socket is not connected.
-    #[error("the socket is disconnected")]
-    Disconnected,
-    /// The client is too slow and is being disconnected.
-    #[error("the client's outgoing buffer is full")]
-    BufferFull,
-    /// This acknowledgement was already answered.
-    #[error("the acknowledgement was already sent")]
-    AckAlreadySent,
-}
 
 /// Emits to one socket with flags. Built by [`Socket::volatile`],
 /// [`Socket::timeout`] or [`Socket::compress`].
@@ -137,14 +117,45 @@ impl<'a> SocketEmitter<'a> {
             return AckFuture::failed(e.into());
         }
         let timeout = self.timeout.unwrap_or_else(|| ns.ack_timeout());
-        AckFuture::waiting(rx, timeout, &self.socket.0, id)
+        let pending: std::sync::Weak<dyn PendingAcks> = Arc::downgrade(&self.socket.0) as _;
+        AckFuture::waiting(rx, timeout, pending, id)
     }
 }
 
-/// Refuses event names the client would misread.
-pub(crate) fn check_event(event: &str) -> Result<(), EmitError> {
-    if RESERVED_EVENTS.contains(&event) {
-        return Err(EmitError::ReservedEvent(event.to_owned()));
+impl Socket {
+    /// Emits an event with one argument.
+    pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
+        SocketEmitter::new(self).emit(event, data)
     }
-    Ok(())
+
+    /// Emits an event with any number of arguments.
+    pub fn emit_args(&self, event: &str, args: Vec<Value>) -> Result<(), EmitError> {
+        SocketEmitter::new(self).emit_args(event, args)
+    }
+
+    /// Emits an event and waits for the client's answer (default timeout:
+    /// the server's `ack_timeout`).
+    pub fn emit_with_ack<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> AckFuture {
+        SocketEmitter::new(self).emit_with_ack(event, data)
+    }
+
+    /// Emits with any number of arguments and waits for the answer.
+    pub fn emit_with_ack_args(&self, event: &str, args: Vec<Value>) -> AckFuture {
+        SocketEmitter::new(self).emit_with_ack_args(event, args)
+    }
+
+    /// The next emit may be dropped if the client is not ready for it.
+    pub fn volatile(&self) -> SocketEmitter<'_> {
+        SocketEmitter::new(self).volatile()
+    }
+
+    /// The next emit's acknowledgement timeout.
+    pub fn timeout(&self, timeout: std::time::Duration) -> SocketEmitter<'_> {
+        SocketEmitter::new(self).timeout(timeout)
+    }
+
+    /// Compression hint for the next emit (accepted for API parity).
+    pub fn compress(&self, compress: bool) -> SocketEmitter<'_> {
+        SocketEmitter::new(self).compress(compress)
+    }
 }

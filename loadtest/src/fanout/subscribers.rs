@@ -1,7 +1,8 @@
 //! The subscribers of a fanout run: connect, join, read and count what
 //! arrives, in one process or in one worker of several.
 
-use super::{FanoutArgs, now_ns};
+use super::clock::now_ns;
+use super::settings::FanoutArgs;
 use crate::client::{Client, Incoming, Target, Transport, number_after};
 use crate::stats::histogram;
 use crate::{Common, progress};

@@ -11,7 +11,7 @@
 //! (127.0.0.x) and room; latency is stamped with the wall clock, which the
 //! processes of one machine share.
 
-use super::FanoutArgs;
+use super::settings::FanoutArgs;
 use super::subscribers::{self, Tally, Totals};
 use crate::Common;
 use crate::client::Target;
@@ -192,7 +192,7 @@ pub async fn run(
         totals,
     )
     .await;
-    let (joined, failed) = subscribers.ready(super::ready_limit(args, count)).await;
+    let (joined, failed) = subscribers.ready(args.ready_limit(count)).await;
     send(&mut out, &format!("ready {joined} {failed}")).await?;
     let line = receive(&mut lines, None, "the coordinator").await?;
     let (rooms, all) = pair(&line, "stop")?;

@@ -1,0 +1,229 @@
+//! Connection state recovery across the cluster.
+//!
+//! With a [`SessionStore`](crate::SessionStore) (Redis, NATS JetStream) the
+//! sending node keeps each recoverable packet and the node a socket was on
+//! keeps its session there; any node restores it, also after that node
+//! died. Without one, every node keeps in memory the packets it delivered,
+//! and the node a socket was on keeps its session and stays subscribed to
+//! its rooms until the session is restored or expires; another node asks
+//! that node (named in the private session id) for the session, then, once
+//! the socket rejoined its rooms here, for the packets it missed. It is
+//! then lost if that node dies.
+
+mod answers;
+mod eviction;
+mod keeper;
+
+use super::inner::{AdapterInner, room_destination};
+use crate::format::Membership;
+use crate::message::Body;
+use crate::session_store::{packets_from, session_from};
+use smol_str::SmolStr;
+use std::sync::Arc;
+use std::time::Duration;
+use switchyard_core::protocol::Packet;
+use switchyard_core::recovery::{
+    LoggedPacket, RecoveryConfig, SessionState, Unrecoverable, offset_in_window,
+};
+use switchyard_core::{Adapter, BroadcastOptions, Room, Sid};
+
+impl AdapterInner {
+    /// How long sessions and packets are kept, when recovery is on.
+    fn recovery_window(&self) -> Option<Duration> {
+        self.local.recovery().map(|r| r.max_disconnection_duration)
+    }
+
+    /// Keeps a recoverable packet, sends it to the other nodes (unless
+    /// local), and delivers it here. Kept first: the store has it before any
+    /// node can receive it live (the brokers write in queue order, NATS
+    /// waiting for JetStream's acknowledgement), so a recovery that reads
+    /// the store once its socket is in its rooms finds every packet whose
+    /// live copy it did not get.
+    pub(super) fn broadcast_recoverable(
+        &self,
+        packet: Packet,
+        opts: &BroadcastOptions,
+        offset: SmolStr,
+    ) {
+        if let (Some(store), Some(keep)) = (&self.cluster.store, self.recovery_window()) {
+            let logged = LoggedPacket {
+                offset: offset.clone(),
+                packet: packet.clone(),
+                opts: opts.clone(),
+            };
+            store.append(&self.ns, &logged, keep);
+        }
+        if !opts.flags.local {
+            let body = Body::RecoverableBroadcast {
+                packet: packet.clone(),
+                opts: opts.clone(),
+                offset: offset.clone(),
+            };
+            self.send(room_destination(&opts.rooms), body);
+        }
+        self.deliver_recoverable(packet, opts, offset);
+    }
+
+    /// Delivers a recoverable packet here; without a store, keeps it in
+    /// memory (with one, the sending node stored it).
+    pub(super) fn deliver_recoverable(
+        &self,
+        packet: Packet,
+        opts: &BroadcastOptions,
+        offset: SmolStr,
+    ) {
+        match &self.cluster.store {
+            Some(_) => self.local.broadcast(packet, opts),
+            None => self.local.broadcast_recoverable(packet, opts, offset),
+        }
+    }
+
+    /// Keeps the session of a socket that lost its connection.
+    pub(super) fn persist_session(self: &Arc<Self>, session: SessionState, keep: Duration) {
+        if let Some(store) = &self.cluster.store {
+            return store.save(&self.ns, &session, keep);
+        }
+        let pid = session.pid.clone();
+        self.pins.lock().insert(pid.clone(), session.rooms.clone());
+        self.local.persist_session(session, keep);
+        let weak = Arc::downgrade(self);
+        self.cluster.runtime.spawn(async move {
+            tokio::time::sleep(keep).await;
+            if let Some(inner) = weak.upgrade() {
+                inner.local.recovery_log().forget(&pid);
+                inner.unpin(&pid);
+            }
+        });
+    }
+
+    /// Whether a kept session holds on to a room.
+    pub(super) fn pinned(&self, room: &Room) -> bool {
+        self.pins.lock().values().any(|rooms| rooms.contains(room))
+    }
+
+    /// A kept session is gone: its rooms no longer need a subscription
+    /// unless a socket or another session holds them.
+    fn unpin(&self, pid: &str) {
+        let Some(rooms) = self.pins.lock().remove(pid) else {
+            return;
+        };
+        let free: Vec<Room> = rooms
+            .into_iter()
+            .filter(|r| !self.local.has_room(r) && !self.pinned(r))
+            .collect();
+        self.cluster.unsubscribe(self.room_channels(free));
+    }
+
+    /// Takes a kept session: from the store, from this node, or from the
+    /// node its pid names (one request; none when it names no live node).
+    pub(super) async fn take_session(
+        self: Arc<Self>,
+        pid: Sid,
+        recovery: RecoveryConfig,
+    ) -> Option<SessionState> {
+        let keep = recovery.max_disconnection_duration;
+        if let Some(store) = &self.cluster.store {
+            return match store.take(&self.ns, &pid).await {
+                Ok(session) => session,
+                Err(e) => {
+                    tracing::warn!(ns = %self.ns, error = %e, "cannot take a session from the store: the client starts afresh");
+                    None
+                }
+            };
+        }
+        if let Some(session) = self.local.recovery_log().take(&pid, keep) {
+            return Some(session);
+        }
+        if self.cluster.format.membership() != Membership::Heartbeat {
+            return None;
+        }
+        let pid_text = SmolStr::new(pid.as_str());
+        let answer = self
+            .ask_keeper(&pid, |request_id| Body::TakeSession {
+                pid: pid_text.clone(),
+                request_id,
+            })
+            .await;
+        if answer.is_null() {
+            return None;
+        }
+        match session_from(answer) {
+            Ok(session) => Some(session),
+            Err(e) => {
+                tracing::warn!(ns = %self.ns, error = %e, "a node answered with a malformed session");
+                None
+            }
+        }
+    }
+
+    /// The packets a recovering socket missed: from the store, this node's
+    /// log, or the log of the node that kept its session.
+    pub(super) async fn missed_packets(
+        self: Arc<Self>,
+        pid: Sid,
+        offset: SmolStr,
+        rooms: Vec<Room>,
+        recovery: RecoveryConfig,
+    ) -> Result<Vec<Packet>, Unrecoverable> {
+        let keep = recovery.max_disconnection_duration;
+        if !offset_in_window(&offset, keep) {
+            return Err(Unrecoverable::UnknownOffset);
+        }
+        if let Some(store) = &self.cluster.store {
+            let missed = store
+                .missed(&self.ns, &offset, &rooms, keep, recovery.max_replay_bytes)
+                .await;
+            return match missed {
+                Ok(missed) => missed,
+                Err(e) => {
+                    tracing::warn!(ns = %self.ns, error = %e, "cannot read missed packets from the store: the client starts afresh");
+                    Err(Unrecoverable::UnknownOffset)
+                }
+            };
+        }
+        if self.pins.lock().contains_key(pid.as_str()) {
+            // Taken here: this node kept its rooms and logged their packets.
+            let missed = self.missed_here(&offset, &rooms, &recovery);
+            self.unpin(&pid);
+            return missed;
+        }
+        let pid_text = SmolStr::new(pid.as_str());
+        let answer = self
+            .ask_keeper(&pid, |request_id| Body::MissedSince {
+                pid: pid_text.clone(),
+                offset: offset.clone(),
+                rooms: rooms.clone(),
+                request_id,
+            })
+            .await;
+        if answer.is_null() {
+            return Err(Unrecoverable::UnknownOffset);
+        }
+        packets_from(answer, &self.ns).map_err(|e| {
+            tracing::warn!(ns = %self.ns, error = %e, "a node answered with malformed packets");
+            Unrecoverable::UnknownOffset
+        })
+    }
+
+    fn missed_here(
+        &self,
+        offset: &str,
+        rooms: &[Room],
+        recovery: &RecoveryConfig,
+    ) -> Result<Vec<Packet>, Unrecoverable> {
+        let missed = self.local.recovery_log().missed(
+            offset,
+            rooms,
+            recovery.max_disconnection_duration,
+            recovery.max_replay_bytes,
+        );
+        if missed == Err(Unrecoverable::TooMuch) {
+            switchyard_core::refused!(switchyard_core::limits::Refused::RecoveryReplay, ns = %self.ns, max = recovery.max_replay_bytes, "too much missed to replay: not recovered");
+        }
+        missed
+    }
+
+    fn recovery(&self) -> Option<RecoveryConfig> {
+        self.local.recovery()
+    }
+}

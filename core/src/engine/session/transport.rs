@@ -1,0 +1,172 @@
+//! The transports' side of a session: the polling GET and POST slots, the
+//! upgrade from polling to WebSocket, and the WebSocket writer's hand-off.
+
+use super::{PollAnswer, Session, TransportKind, Upgrade, WsNext};
+use crate::engine::packet::{CLOSE, Frame};
+use crate::engine::{CloseReason, EngineHandler};
+use std::collections::VecDeque;
+use std::task::{Context, Poll};
+
+impl<H: EngineHandler> Session<H> {
+    // ---- polling ---------------------------------------------------------
+
+    /// Claims the polling GET slot; `false` if another GET is pending.
+    pub(crate) fn begin_get(&self) -> bool {
+        let mut state = self.state.lock();
+        !std::mem::replace(&mut state.get_active, true)
+    }
+
+    pub(crate) fn end_get(&self) {
+        let mut state = self.state.lock();
+        state.get_active = false;
+        state.get_waker = None;
+    }
+
+    /// Claims the polling POST slot; `false` if another POST is pending.
+    pub(crate) fn begin_post(&self) -> bool {
+        let mut state = self.state.lock();
+        !std::mem::replace(&mut state.post_active, true)
+    }
+
+    pub(crate) fn end_post(&self) {
+        self.state.lock().post_active = false;
+    }
+
+    /// What a pending GET answers, once there is something to answer.
+    pub(crate) fn poll_get(&self, cx: &mut Context<'_>) -> Poll<PollAnswer> {
+        let mut state = self.state.lock();
+        if let Some(reason) = state.closed {
+            return Poll::Ready(match reason {
+                // The client asked to close: release its poll with a noop.
+                CloseReason::TransportClose => PollAnswer::Noop,
+                _ => {
+                    let mut frames: Vec<Frame> = state.frames.drain(..).collect();
+                    state.queued_bytes = 0;
+                    frames.push(CLOSE);
+                    PollAnswer::Frames(frames)
+                }
+            });
+        }
+        if state.transport == TransportKind::WebSocket {
+            return Poll::Ready(PollAnswer::Noop);
+        }
+        if !state.frames.is_empty() {
+            state.queued_bytes = 0;
+            state.record_wait();
+            return Poll::Ready(PollAnswer::Frames(state.frames.drain(..).collect()));
+        }
+        if state.upgrade == Upgrade::Probed {
+            return Poll::Ready(PollAnswer::Noop);
+        }
+        if !state
+            .get_waker
+            .as_ref()
+            .is_some_and(|w| w.will_wake(cx.waker()))
+        {
+            state.get_waker = Some(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+
+    // ---- websocket -------------------------------------------------------
+
+    /// Starts an upgrade; `false` if the session cannot upgrade now.
+    pub(crate) fn begin_upgrade(&self) -> bool {
+        let mut state = self.state.lock();
+        if state.closed.is_some()
+            || state.transport != TransportKind::Polling
+            || state.upgrade != Upgrade::Idle
+        {
+            return false;
+        }
+        state.upgrade = Upgrade::Probing;
+        true
+    }
+
+    /// The probe was answered: release the pending poll with a noop.
+    pub(crate) fn probed(&self) {
+        let waker = {
+            let mut state = self.state.lock();
+            state.upgrade = Upgrade::Probed;
+            state.get_waker.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
+    /// The client sent `5`: the WebSocket becomes the transport.
+    pub(crate) fn complete_upgrade(&self) -> bool {
+        let waker = {
+            let mut state = self.state.lock();
+            if state.closed.is_some() {
+                return false;
+            }
+            state.transport = TransportKind::WebSocket;
+            state.upgrade = Upgrade::Idle;
+            state.get_waker.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+        true
+    }
+
+    /// The upgrade failed; the session stays on polling.
+    pub(crate) fn abort_upgrade(&self) {
+        let mut state = self.state.lock();
+        if state.transport == TransportKind::Polling {
+            state.upgrade = Upgrade::Idle;
+        }
+    }
+
+    /// Moves queued frames into `batch` for the WebSocket writer. `written`:
+    /// the writer wrote everything it took before (otherwise it still holds
+    /// it, coalescing, and what it takes now adds to it).
+    pub(crate) fn poll_ws(
+        &self,
+        cx: &mut Context<'_>,
+        batch: &mut VecDeque<Frame>,
+        written: bool,
+    ) -> Poll<WsNext> {
+        let mut state = self.state.lock();
+        if written {
+            state.ws_writing = false;
+            state.writing_bytes = 0;
+        }
+        if !state.frames.is_empty() {
+            state.record_wait();
+            std::mem::swap(&mut state.frames, batch);
+            state.writing_bytes += std::mem::take(&mut state.queued_bytes);
+            state.ws_writing = true;
+            return Poll::Ready(WsNext::Frames);
+        }
+        if state.closed.is_some() {
+            return Poll::Ready(WsNext::Closed);
+        }
+        if !state
+            .ws_waker
+            .as_ref()
+            .is_some_and(|w| w.will_wake(cx.waker()))
+        {
+            state.ws_waker = Some(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+
+    /// Whether the session is closed; if not, wakes the probing WebSocket
+    /// task when it closes.
+    pub(crate) fn watch_close(&self, cx: &mut Context<'_>) -> bool {
+        let mut state = self.state.lock();
+        if state.closed.is_some() {
+            return true;
+        }
+        state.ws_waker = Some(cx.waker().clone());
+        false
+    }
+
+    /// The closing reason, if the session is closed.
+    pub(crate) fn closed_reason(&self) -> Option<CloseReason> {
+        self.state.lock().closed
+    }
+}

@@ -1,0 +1,321 @@
+//! The task of one WebSocket connection: one poll loop that reads frames,
+//! writes the session's queued frames in batches, and handles the upgrade
+//! probe. No timers of its own: the heartbeat is the engine's.
+//!
+//! Reads go into a per-thread scratch buffer, so an idle connection holds
+//! no read buffer at all; only a partial frame is kept per connection.
+//!
+//! With a write delay (`EngineConfig::write_delay`), the first frames queued
+//! on an empty write buffer start a hold; frames queued until it ends are
+//! appended, and all of them go out in one write.
+//!
+//! Back-pressure: while the peer does not take what was written (the write
+//! would block), nothing more is read from it, so a client that sends
+//! requests and never reads the answers cannot make the node buffer them.
+//! Answers to WebSocket pings are coalesced: one pong waits at most. A
+//! connection whose session closed but whose last bytes cannot be written
+//! is dropped after the ping timeout.
+
+mod incoming;
+mod outgoing;
+
+use super::frame::{self, CLOSE_NORMAL, Decoder, OP_PONG, WsEvent};
+use crate::engine::packet::Frame;
+use crate::engine::session::Session;
+use crate::engine::{CloseReason, EngineHandler};
+use bytes::{Buf, Bytes, BytesMut};
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::time::Sleep;
+
+/// What the handshake settled for the connection.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Link {
+    /// A v3 client that asked for base64 (`b64`) gets binary messages as
+    /// `b4<base64>` text.
+    pub takes_binary: bool,
+    /// permessage-deflate, when agreed.
+    pub deflate: Option<super::deflate::Agreed>,
+}
+
+/// How the connection starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// The WebSocket is the session's transport.
+    Open,
+    /// The session is on polling; this WebSocket is probing an upgrade.
+    Probe,
+}
+
+/// Write buffers larger than this are released once written.
+const KEEP_WRITE_BUFFER: usize = 16 * 1024;
+/// Loop turns before yielding to other tasks.
+const TURNS_PER_POLL: usize = 32;
+
+/// Runs a WebSocket connection until it closes.
+pub(crate) async fn run<H, IO>(
+    io: IO,
+    session: Arc<Session<H>>,
+    mode: Mode,
+    upgrade_timeout: Duration,
+    link: Link,
+) where
+    H: EngineHandler,
+    IO: AsyncRead + AsyncWrite + Unpin,
+{
+    let max_message = session.engine.config.max_http_buffer_size;
+    let mut conn = Conn {
+        io,
+        session,
+        mode,
+        link,
+        decoder: match link.deflate {
+            Some(_) => Decoder::with_deflate(max_message),
+            None => Decoder::new(max_message),
+        },
+        pending: BytesMut::new(),
+        wbuf: BytesMut::new(),
+        batch: VecDeque::new(),
+        events: Vec::new(),
+        upgrade_deadline: (mode == Mode::Probe)
+            .then(|| Box::pin(tokio::time::sleep(upgrade_timeout))),
+        close_code: None,
+        closing: false,
+        done: false,
+        hold: None,
+        holding: false,
+        pending_pong: None,
+        linger: None,
+    };
+    std::future::poll_fn(|cx| conn.poll(cx)).await;
+    conn.finish();
+}
+
+/// How long a closed connection may take to write its last bytes.
+fn linger_time<H: EngineHandler>(session: &Session<H>) -> Duration {
+    session.engine.config.ping_timeout
+}
+
+struct Conn<H: EngineHandler, IO> {
+    io: IO,
+    session: Arc<Session<H>>,
+    mode: Mode,
+    link: Link,
+    decoder: Decoder,
+    /// Bytes of a frame not yet complete.
+    pending: BytesMut,
+    /// Encoded frames not yet written.
+    wbuf: BytesMut,
+    batch: VecDeque<Frame>,
+    events: Vec<WsEvent>,
+    upgrade_deadline: Option<Pin<Box<Sleep>>>,
+    /// The close code to send, when closing for a framing error.
+    close_code: Option<u16>,
+    /// A close frame is in `wbuf`: end once it is written.
+    closing: bool,
+    /// The connection is over (peer gone or close written).
+    done: bool,
+    /// The coalescing timer, kept for reuse once created.
+    hold: Option<Pin<Box<Sleep>>>,
+    /// `wbuf` is held until `hold` fires.
+    holding: bool,
+    /// The payload of the last ping not answered yet.
+    pending_pong: Option<Bytes>,
+    /// Armed once the session is over while bytes are still unwritten: the
+    /// connection is dropped when it fires.
+    linger: Option<Pin<Box<Sleep>>>,
+}
+
+/// What the write side leaves the rest of a loop turn to do.
+enum Next {
+    /// Read what arrived.
+    Read,
+    /// Start the next turn at once.
+    Again,
+    /// Return this from `poll`.
+    Exit(Poll<()>),
+}
+
+impl<H: EngineHandler, IO: AsyncRead + AsyncWrite + Unpin> Conn<H, IO> {
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        for _ in 0..TURNS_PER_POLL {
+            if self.done {
+                return Poll::Ready(());
+            }
+            if self.linger_expired(cx) {
+                tracing::debug!(sid = %self.session.sid(), "closed connection does not read: dropped");
+                self.done = true;
+                return Poll::Ready(());
+            }
+            // Write what is buffered, unless a coalescing hold is running.
+            let mut progress = match self.flush(cx) {
+                Ok(wrote) => wrote,
+                Err(end) => return end,
+            };
+            match self.refill(cx) {
+                Next::Read => {}
+                Next::Again => continue,
+                Next::Exit(end) => return end,
+            }
+            // Read what arrived.
+            match self.read_step(cx) {
+                Ok(read) => progress |= read,
+                Err(end) => return end,
+            }
+            if !progress {
+                return Poll::Pending;
+            }
+        }
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+
+    /// Whether the linger timer of a closed connection fired.
+    #[inline]
+    fn linger_expired(&mut self, cx: &mut Context<'_>) -> bool {
+        self.linger
+            .as_mut()
+            .is_some_and(|l| l.as_mut().poll(cx).is_ready())
+    }
+
+    /// Writes what is buffered, unless a coalescing hold is running;
+    /// returns whether anything was written, or `Err` with what `poll`
+    /// returns once the peer is gone.
+    #[inline]
+    fn flush(&mut self, cx: &mut Context<'_>) -> Result<bool, Poll<()>> {
+        if self.holding && !self.closing {
+            match self.hold.as_mut().map(|h| h.as_mut().poll(cx)) {
+                Some(Poll::Pending) => {}
+                _ => self.holding = false,
+            }
+        } else {
+            self.holding = false;
+        }
+        let mut wrote = false;
+        while !self.holding && !self.wbuf.is_empty() {
+            match Pin::new(&mut self.io).poll_write(cx, &self.wbuf) {
+                Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => {
+                    self.lost(CloseReason::TransportError);
+                    return Err(Poll::Ready(()));
+                }
+                Poll::Ready(Ok(n)) => {
+                    self.wbuf.advance(n);
+                    wrote = true;
+                }
+                Poll::Pending => break,
+            }
+        }
+        Ok(wrote)
+    }
+
+    /// Once written (or held): queues what comes next — a pong, the close,
+    /// the session's frames — or waits for the peer to take what it was
+    /// sent.
+    #[inline]
+    fn refill(&mut self, cx: &mut Context<'_>) -> Next {
+        if self.holding {
+            // Gather what is queued meanwhile into the held buffer.
+            if self.poll_outgoing(cx, false) {
+                return Next::Again;
+            }
+        } else if self.wbuf.is_empty() {
+            if self.wbuf.capacity() > KEEP_WRITE_BUFFER {
+                self.wbuf = BytesMut::new();
+            }
+            if let Some(payload) = self.pending_pong.take()
+                && !self.closing
+            {
+                frame::encode(&mut self.wbuf, OP_PONG, &payload);
+                return Next::Again;
+            }
+            if self.closing {
+                // Best effort: the peer may already be gone.
+                if Pin::new(&mut self.io).poll_shutdown(cx).is_pending() {
+                    return Next::Exit(Poll::Pending);
+                }
+                self.done = true;
+                return Next::Exit(Poll::Ready(()));
+            }
+            if self.poll_outgoing(cx, true) {
+                self.start_hold();
+                return Next::Again;
+            }
+        } else {
+            // The peer does not take what it is sent: read nothing more
+            // from it until it does (the write waker is registered).
+            self.watch_while_blocked(cx);
+            return Next::Exit(Poll::Pending);
+        }
+        Next::Read
+    }
+
+    /// Starts a coalescing hold on what was just queued, if configured.
+    fn start_hold(&mut self) {
+        let delay = self.session.engine.config.write_delay;
+        if delay.is_zero() || self.closing || self.wbuf.is_empty() {
+            return;
+        }
+        let deadline = tokio::time::Instant::now() + delay;
+        match &mut self.hold {
+            Some(hold) => hold.as_mut().reset(deadline),
+            None => self.hold = Some(Box::pin(tokio::time::sleep_until(deadline))),
+        }
+        self.holding = true;
+    }
+
+    /// While writes are blocked: arms the linger timer once the session is
+    /// over, so a peer that never reads cannot keep the connection forever.
+    fn watch_while_blocked(&mut self, cx: &mut Context<'_>) {
+        if self.linger.is_some() {
+            return;
+        }
+        let over = self.closing || (self.mode == Mode::Open && self.session.watch_close(cx));
+        if over {
+            let mut linger = Box::pin(tokio::time::sleep(linger_time(&self.session)));
+            // Registers the timer with this task.
+            let _ = linger.as_mut().poll(cx);
+            self.linger = Some(linger);
+        }
+    }
+
+    /// Ends a failed upgrade; the session goes on over polling.
+    fn abandon_probe(&mut self) {
+        self.session.abort_upgrade();
+        frame::encode_close(&mut self.wbuf, CLOSE_NORMAL);
+        self.closing = true;
+    }
+
+    /// A framing error: send `code`, close the session.
+    fn fail(&mut self, code: u16, reason: CloseReason) {
+        match self.mode {
+            Mode::Open => {
+                self.close_code = Some(code);
+                self.session.close(reason);
+            }
+            Mode::Probe => {
+                self.session.abort_upgrade();
+                frame::encode_close(&mut self.wbuf, code);
+                self.closing = true;
+            }
+        }
+    }
+
+    /// The connection is gone: nothing more can be written.
+    fn lost(&mut self, reason: CloseReason) {
+        self.done = true;
+        match self.mode {
+            Mode::Open => self.session.close(reason),
+            Mode::Probe => self.session.abort_upgrade(),
+        }
+    }
+
+    fn finish(&mut self) {
+        if self.mode == Mode::Open && self.session.closed_reason().is_none() {
+            self.session.close(CloseReason::TransportClose);
+        }
+    }
+}
