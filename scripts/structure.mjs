@@ -8,6 +8,8 @@
 // A path is resolved to the deepest file that declares it as a module, so a
 // type re-exported by a `mod.rs` counts as a dependency on that `mod.rs`.
 //
+// Tests, benchmarks and examples are held to the size rules too.
+//
 //   node scripts/structure.mjs            report, exit 1 on a violation
 //   node scripts/structure.mjs --list     also list the largest files and functions
 import { readdirSync, readFileSync, existsSync, statSync } from "node:fs";
@@ -17,7 +19,7 @@ const MAX_FILE = 400;
 const MAX_FN = 80;
 const MAX_CYCLE = 3;
 const root = join(dirname(new URL(import.meta.url).pathname), "..");
-const crates = ["core", "adapters", "adapter-redis", "adapter-nats", "adapter-amqp", "loadtest", "."];
+const crates = ["core", "adapters", "adapter-redis", "adapter-nats", "adapter-amqp", "loadtest", "benches", "fuzz", "."];
 const list = process.argv.includes("--list");
 
 function rustFiles(dir) {
@@ -306,6 +308,26 @@ for (const crate of crates) {
     if (comp.length > MAX_CYCLE) {
       const names = comp.map((f) => relative(join(root, crate), f)).sort();
       violations.push(`${crate}: import circle of ${comp.length} files (max ${MAX_CYCLE}): ${names.join(", ")}`);
+    }
+  }
+}
+
+// Tests, benchmarks and examples: the size rules only (each file is its own
+// crate, so there is no circle to find).
+for (const crate of crates) {
+  for (const dir of ["tests", "benches", "examples"]) {
+    const path = join(root, crate, dir);
+    if (!existsSync(path)) continue;
+    for (const file of rustFiles(path)) {
+      const text = readFileSync(file, "utf8");
+      const lineCount = text.split("\n").length - (text.endsWith("\n") ? 1 : 0);
+      const rel = relative(root, file);
+      sizes.push({ rel, lineCount });
+      if (lineCount > MAX_FILE) violations.push(`${rel}: ${lineCount} lines (max ${MAX_FILE})`);
+      for (const f of functions(strip(text))) {
+        fnSizes.push({ where: `${rel}:${f.line} ${f.name}`, length: f.length });
+        if (f.length > MAX_FN) violations.push(`${rel}:${f.line}: fn ${f.name} is ${f.length} lines (max ${MAX_FN})`);
+      }
     }
   }
 }

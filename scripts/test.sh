@@ -59,6 +59,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 # default features leave out.
 cargo clippy -p switchyard-core --features fuzzing --all-targets --locked -- -D warnings
 
+step "layering and size rules (no file over 400 lines, no function over 80, no import circle over 3 files)"
+node scripts/structure.mjs
+
 step "unit, integration and doc tests"
 cargo test --workspace --locked
 

@@ -32,11 +32,9 @@ async fn node(prefix: &str, format: RedisFormat) -> Node {
     node
 }
 
-async fn every_operation_reaches_the_node(format: RedisFormat) {
-    let prefix = format!("sy-emitter-{}", std::process::id());
-    let prefix = format!("{prefix}-{format:?}");
-    let node = node(&prefix, format).await;
-    let (jobs, mut job_events) = mpsc::unbounded_channel();
+/// The arguments of every `job` server-side event the node hears.
+fn jobs_of(node: &Node) -> mpsc::UnboundedReceiver<Vec<Value>> {
+    let (jobs, job_events) = mpsc::unbounded_channel();
     node.io.of("/").on_server_event(
         "job",
         move |args: Vec<Value>, _ack: Option<switchyard_core::ServerAck>| {
@@ -46,6 +44,14 @@ async fn every_operation_reaches_the_node(format: RedisFormat) {
             }
         },
     );
+    job_events
+}
+
+async fn every_operation_reaches_the_node(format: RedisFormat) {
+    let prefix = format!("sy-emitter-{}", std::process::id());
+    let prefix = format!("{prefix}-{format:?}");
+    let node = node(&prefix, format).await;
+    let mut job_events = jobs_of(&node);
     let mut a = client(&node, &["a"]).await;
     let mut b = client(&node, &["b"]).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
