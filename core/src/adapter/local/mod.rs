@@ -253,3 +253,5 @@ impl LocalAdapter {
 }
 
 mod single_node;
+#[cfg(test)]
+mod tests;
