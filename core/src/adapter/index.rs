@@ -13,7 +13,7 @@ use std::sync::Arc;
 #[derive(Default)]
 struct Entry {
     member: Option<MemberHandle>,
-    rooms: HashSet<Room>,
+    rooms: RoomSet,
 }
 
 /// The rooms of one namespace's local sockets. Not locked itself: the
@@ -22,14 +22,158 @@ struct Entry {
 pub(super) struct RoomIndex {
     sockets: HashMap<Sid, Entry>,
     /// Each room's members, with their handles (`None` until connected).
-    rooms: HashMap<Room, HashMap<Sid, Option<MemberHandle>>>,
+    rooms: HashMap<Room, Members>,
+}
+
+/// A socket's rooms: a short list while it is in a few (every socket is in
+/// its own room, most in a handful more), a set past that.
+enum RoomSet {
+    Few(Vec<Room>),
+    /// Boxed: rare, and the box keeps every socket's entry small.
+    #[allow(clippy::box_collection)]
+    Many(Box<HashSet<Room>>),
+}
+
+/// Rooms a socket may be in before its list becomes a set.
+const FEW_ROOMS: usize = 8;
+
+impl Default for RoomSet {
+    fn default() -> Self {
+        RoomSet::Few(Vec::new())
+    }
+}
+
+impl RoomSet {
+    /// Adds a room; returns whether it was not there.
+    fn insert(&mut self, room: &Room) -> bool {
+        match self {
+            RoomSet::Few(list) if list.contains(room) => false,
+            RoomSet::Few(list) if list.len() < FEW_ROOMS => {
+                // Exact growth: most sockets stay in one room or two.
+                list.reserve_exact(1);
+                list.push(room.clone());
+                true
+            }
+            RoomSet::Few(list) => {
+                let mut set: HashSet<Room> = list.drain(..).collect();
+                set.insert(room.clone());
+                *self = RoomSet::Many(Box::new(set));
+                true
+            }
+            RoomSet::Many(set) => set.insert(room.clone()),
+        }
+    }
+
+    /// Removes a room; returns whether it was there.
+    fn remove(&mut self, room: &Room) -> bool {
+        match self {
+            RoomSet::Few(list) => match list.iter().position(|r| r == room) {
+                Some(at) => {
+                    list.swap_remove(at);
+                    true
+                }
+                None => false,
+            },
+            RoomSet::Many(set) => set.remove(room),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        match self {
+            RoomSet::Few(list) => list.is_empty(),
+            RoomSet::Many(set) => set.is_empty(),
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Room> {
+        let (few, many) = match self {
+            RoomSet::Few(list) => (Some(list.iter()), None),
+            RoomSet::Many(set) => (None, Some(set.iter())),
+        };
+        few.into_iter().flatten().chain(many.into_iter().flatten())
+    }
+
+    fn into_set(self) -> HashSet<Room> {
+        match self {
+            RoomSet::Few(list) => list.into_iter().collect(),
+            RoomSet::Many(set) => *set,
+        }
+    }
+}
+
+/// A room's members with their handles: one inline (every socket's own
+/// room has one member), a map when more.
+enum Members {
+    One(Sid, Option<MemberHandle>),
+    /// Any number, none included (an empty map allocates nothing).
+    Many(HashMap<Sid, Option<MemberHandle>>),
+}
+
+impl Members {
+    fn get_mut(&mut self, sid: &Sid) -> Option<&mut Option<MemberHandle>> {
+        match self {
+            Members::One(one, member) => (one == sid).then_some(member),
+            Members::Many(map) => map.get_mut(sid),
+        }
+    }
+
+    fn insert(&mut self, sid: &Sid, member: Option<MemberHandle>) {
+        match self {
+            Members::One(one, slot) if one == sid => *slot = member,
+            Members::One(..) => {
+                let mut map = HashMap::with_capacity(2);
+                if let Members::One(one, slot) =
+                    std::mem::replace(self, Members::Many(HashMap::new()))
+                {
+                    map.insert(one, slot);
+                }
+                map.insert(sid.clone(), member);
+                *self = Members::Many(map);
+            }
+            Members::Many(map) if map.is_empty() => *self = Members::One(sid.clone(), member),
+            Members::Many(map) => {
+                map.insert(sid.clone(), member);
+            }
+        }
+    }
+
+    /// Removes a member; returns whether it was there.
+    fn remove(&mut self, sid: &Sid) -> bool {
+        match self {
+            Members::One(one, _) if one == sid => {
+                *self = Members::Many(HashMap::new());
+                true
+            }
+            Members::One(..) => false,
+            Members::Many(map) => map.remove(sid).is_some(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        matches!(self, Members::Many(map) if map.is_empty())
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Members::One(..) => 1,
+            Members::Many(map) => map.len(),
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&Sid, &Option<MemberHandle>)> {
+        let (one, many) = match self {
+            Members::One(sid, member) => (Some((sid, member)), None),
+            Members::Many(map) => (None, Some(map.iter())),
+        };
+        one.into_iter().chain(many.into_iter().flatten())
+    }
 }
 
 impl RoomIndex {
     /// A socket is connected here: it receives what its rooms receive.
     pub fn insert(&mut self, sid: &Sid, member: MemberHandle) {
         let entry = self.sockets.entry(sid.clone()).or_default();
-        for room in &entry.rooms {
+        for room in entry.rooms.iter() {
             if let Some(slot) = self.rooms.get_mut(room).and_then(|m| m.get_mut(sid)) {
                 *slot = Some(member.clone());
             }
@@ -51,7 +195,7 @@ impl RoomIndex {
             return;
         }
         entry.member = None;
-        for room in &entry.rooms {
+        for room in entry.rooms.iter() {
             if let Some(slot) = self.rooms.get_mut(room).and_then(|m| m.get_mut(sid)) {
                 *slot = None;
             }
@@ -78,14 +222,14 @@ impl RoomIndex {
         let mut joined = Vec::new();
         let mut created = Vec::new();
         for room in rooms {
-            if entry.rooms.insert(room.clone()) {
+            if entry.rooms.insert(room) {
                 joined.push(room.clone());
             }
             let members = self.rooms.entry(room.clone()).or_insert_with(|| {
                 created.push(room.clone());
-                HashMap::new()
+                Members::Many(HashMap::new())
             });
-            members.insert(sid.clone(), entry.member.clone());
+            members.insert(sid, entry.member.clone());
         }
         (joined, created)
     }
@@ -98,7 +242,7 @@ impl RoomIndex {
             .get_mut(sid)
             .is_some_and(|entry| entry.rooms.remove(room));
         let emptied = match self.rooms.get_mut(room) {
-            Some(members) => members.remove(sid).is_some() && members.is_empty(),
+            Some(members) => members.remove(sid) && members.is_empty(),
             None => false,
         };
         if emptied {
@@ -111,11 +255,11 @@ impl RoomIndex {
     /// those left empty.
     pub fn del_all(&mut self, sid: &Sid) -> (HashSet<Room>, Vec<Room>) {
         let own = match self.sockets.get_mut(sid) {
-            Some(entry) if entry.member.is_some() => std::mem::take(&mut entry.rooms),
+            Some(entry) if entry.member.is_some() => std::mem::take(&mut entry.rooms).into_set(),
             Some(_) => self
                 .sockets
                 .remove(sid)
-                .map(|e| e.rooms)
+                .map(|e| e.rooms.into_set())
                 .unwrap_or_default(),
             None => return (HashSet::new(), Vec::new()),
         };
@@ -169,7 +313,7 @@ impl RoomIndex {
     fn target_hint(&self, opts: &BroadcastOptions) -> usize {
         match opts.rooms.as_slice() {
             [] => self.sockets.len(),
-            [room] => self.rooms.get(room).map_or(0, HashMap::len),
+            [room] => self.rooms.get(room).map_or(0, Members::len),
             _ => 0,
         }
     }
@@ -180,7 +324,7 @@ impl RoomIndex {
             .except
             .iter()
             .filter_map(|r| self.rooms.get(r))
-            .flat_map(|members| members.keys())
+            .flat_map(|members| members.iter().map(|(sid, _)| sid))
             .collect();
         let mut visit = |sid: &Sid, member: Option<&MemberHandle>| {
             if let Some(member) = member
@@ -198,14 +342,14 @@ impl RoomIndex {
                 }
             }
             [room] => {
-                for (sid, member) in self.rooms.get(room).into_iter().flatten() {
+                for (sid, member) in self.rooms.get(room).into_iter().flat_map(Members::iter) {
                     visit(sid, member.as_ref());
                 }
             }
             many => {
                 let mut seen = HashSet::new();
                 for members in many.iter().filter_map(|r| self.rooms.get(r)) {
-                    for (sid, member) in members {
+                    for (sid, member) in members.iter() {
                         if seen.insert(sid) {
                             visit(sid, member.as_ref());
                         }
@@ -220,3 +364,6 @@ impl RoomIndex {
         self.members().count()
     }
 }
+
+#[cfg(test)]
+mod tests;

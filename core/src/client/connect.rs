@@ -53,7 +53,7 @@ impl ServerState {
             let socket = Socket::new(ns.clone(), session.clone(), auth);
             return finish_connect(session, &ns, socket, Vec::new());
         }
-        session.data.inner.lock().connecting.push(name.clone());
+        push_exact(&mut session.data.inner.lock().connecting, name.clone());
         let session = session.clone();
         crate::inline::run(Box::pin(async move {
             let recovered = match recovery {
@@ -88,7 +88,7 @@ impl ServerState {
                     }
                 }
             }
-            session.data.inner.lock().connecting.retain(|n| *n != name);
+            session.data.inner.lock().done_connecting(&name);
             match refusal {
                 None => finish_connect(&session, &ns, socket, missed),
                 Some(e) => refuse(&session, &name, socket, e),
@@ -192,7 +192,7 @@ pub(super) fn finish_connect(
             drop(inner);
             return socket.abandon();
         }
-        inner.sockets.push((ns.name().clone(), socket.clone()));
+        push_exact(&mut inner.sockets, (ns.name().clone(), socket.clone()));
         inner.joined_once = true;
     }
     ns.insert_socket(socket.clone());
@@ -231,4 +231,11 @@ pub(super) fn finish_connect(
     }
     socket.release();
     tracing::debug!(sid = %socket.id(), ns = %ns.name(), recovered = socket.recovered(), "socket connected");
+}
+
+/// Pushes without doubling the capacity: a client is in one namespace or a
+/// few, for its whole life.
+fn push_exact<T>(list: &mut Vec<T>, item: T) {
+    list.reserve_exact(1);
+    list.push(item);
 }

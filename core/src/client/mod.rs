@@ -45,6 +45,16 @@ pub(super) struct ClientInner {
     pub(super) connects: Option<TokenBucket>,
 }
 
+impl ClientInner {
+    /// A namespace's middlewares are done (its list freed once empty).
+    pub(super) fn done_connecting(&mut self, name: &str) {
+        self.connecting.retain(|n| n != name);
+        if self.connecting.is_empty() {
+            self.connecting = Vec::new();
+        }
+    }
+}
+
 impl ClientState {
     fn socket(&self, ns: &str) -> Option<Socket> {
         self.inner

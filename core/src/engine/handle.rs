@@ -11,6 +11,7 @@ use super::session::TransportKind;
 use super::{Engine, EngineHandler, forward, polling, upgrade, ws};
 use crate::limits::Refused;
 use http::{Method, Request, Response, StatusCode, header};
+use std::sync::Arc;
 
 /// How long a request for an unknown owner waits while the node settles.
 const OWNER_WAIT_STEP: std::time::Duration = std::time::Duration::from_millis(50);
@@ -197,7 +198,7 @@ impl<H: EngineHandler> Engine<H> {
                 let (parts, _) = req.into_parts();
                 let session = self.open(
                     self.new_sid(),
-                    RequestInfo::from_parts(&parts, query),
+                    Arc::new(RequestInfo::from_parts(&parts, query)),
                     transport,
                 );
                 polling::get(session, &answer.responder, true).await

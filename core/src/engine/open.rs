@@ -14,11 +14,10 @@ impl<H: EngineHandler> Engine<H> {
     pub(super) fn open(
         &self,
         sid: Sid,
-        info: RequestInfo,
+        info: Arc<RequestInfo>,
         transport: TransportKind,
     ) -> Arc<Session<H>> {
         let config = &self.inner.config;
-        let info = Arc::new(info);
         let session = Arc::new_cyclic(|me| {
             Session::new(sid, info, transport, self.inner.clone(), me.clone())
         });

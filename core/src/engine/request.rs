@@ -31,10 +31,15 @@ pub struct RequestInfo {
 }
 
 impl RequestInfo {
-    pub(crate) fn from_parts(parts: &http::request::Parts, query: Vec<(String, String)>) -> Self {
+    pub(crate) fn from_parts(
+        parts: &http::request::Parts,
+        mut query: Vec<(String, String)>,
+    ) -> Self {
+        query.shrink_to_fit();
+        let (uri, headers) = detach(&parts.uri, &parts.headers);
         RequestInfo {
-            headers: detach_headers(&parts.headers),
-            uri: detach_uri(&parts.uri),
+            headers,
+            uri,
             query,
             remote_addr: parts.extensions.get::<RemoteAddr>().map(|a| a.0),
             issued: SystemTime::now(),
@@ -64,23 +69,31 @@ impl RequestInfo {
     }
 }
 
-/// A copy of the headers that owns its values. hyper parses header values
-/// as slices of the connection's read buffer (8 KB or more), so keeping its
-/// values for a session's lifetime would keep that whole buffer alive for
-/// every connected client.
-fn detach_headers(headers: &HeaderMap) -> HeaderMap {
+/// A copy of the URI and the headers that owns its bytes. hyper parses
+/// header values as slices of the connection's read buffer (8 KB or more),
+/// so keeping its values for a session's lifetime would keep that whole
+/// buffer alive for every connected client. The copy keeps the URI and
+/// every value in one buffer of their exact size, not one allocation each.
+fn detach(uri: &Uri, headers: &HeaderMap) -> (Uri, HeaderMap) {
+    let uri_text = uri.to_string();
+    let size = uri_text.len() + headers.values().map(HeaderValue::len).sum::<usize>();
+    let mut buffer = Vec::with_capacity(size);
+    buffer.extend_from_slice(uri_text.as_bytes());
+    for value in headers.values() {
+        buffer.extend_from_slice(value.as_bytes());
+    }
+    let buffer = Bytes::from(buffer);
+    let mut at = uri_text.len();
+    let owned_uri = Uri::from_maybe_shared(buffer.slice(..at)).unwrap_or_else(|_| uri.clone());
     let mut out = HeaderMap::with_capacity(headers.len());
     for (name, value) in headers {
-        let mut copy = HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| value.clone());
+        let bytes = buffer.slice(at..at + value.len());
+        at += value.len();
+        let mut copy = HeaderValue::from_maybe_shared(bytes).unwrap_or_else(|_| value.clone());
         copy.set_sensitive(value.is_sensitive());
         out.append(name.clone(), copy);
     }
-    out
-}
-
-/// A copy of the URI that owns its bytes (see [`detach_headers`]).
-fn detach_uri(uri: &Uri) -> Uri {
-    Uri::from_maybe_shared(Bytes::from(uri.to_string())).unwrap_or_else(|_| uri.clone())
+    (owned_uri, out)
 }
 
 #[cfg(test)]

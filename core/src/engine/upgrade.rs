@@ -28,34 +28,63 @@ pub(super) fn handshake<H: EngineHandler, B>(
         Err(why) => return responder.upgrade_refused(why),
     };
     let on_upgrade = hyper::upgrade::on(&mut req);
-    // The connection stays counted while the WebSocket lives.
     let slot = req.extensions_mut().remove::<ConnectionSlot>();
     let (deflate, extensions) = negotiate(engine, req.headers());
     let (parts, _) = req.into_parts();
-    let info = RequestInfo::from_parts(&parts, query);
     let sid = engine.new_sid();
     let cookie = engine
         .config()
         .cookie
         .as_ref()
         .map(|c| c.header_value(&sid));
-    let engine = engine.clone();
+    // Boxed: what the task captures stays in it for the connection's whole
+    // life, and this is needed only until the upgrade completes.
+    let opening = Box::new(Opening {
+        engine: engine.clone(),
+        sid,
+        info: RequestInfo::from_parts(&parts, query),
+        deflate,
+    });
     tokio::spawn(async move {
-        let _slot = slot;
         match on_upgrade.await {
-            Ok(upgraded) => {
-                let session = engine.open(sid, info, TransportKind::WebSocket);
-                let timeout = engine.config().upgrade_timeout;
-                let link = Link {
-                    takes_binary: session.takes_binary(),
-                    deflate,
-                };
-                ws::run(TokioIo::new(upgraded), session, Mode::Open, timeout, link).await;
-            }
+            Ok(upgraded) => opening.open(upgraded).await,
             Err(e) => tracing::debug!(error = %e, "websocket handshake not completed"),
         }
+        // The connection stays counted while the WebSocket lives.
+        drop(slot);
     });
     switching_protocols(&accept, cookie, extensions)
+}
+
+/// What opens a session once its WebSocket upgrade completes.
+struct Opening<H: EngineHandler> {
+    engine: Engine<H>,
+    sid: crate::sid::Sid,
+    info: RequestInfo,
+    deflate: Option<deflate::Agreed>,
+}
+
+impl<H: EngineHandler> Opening<H> {
+    /// Opens the session; returns its connection, to run. Takes the box:
+    /// it is freed here, not kept by the task until the connection ends.
+    fn open(
+        self: Box<Self>,
+        upgraded: hyper::upgrade::Upgraded,
+    ) -> ws::Conn<H, TokioIo<hyper::upgrade::Upgraded>> {
+        let Opening {
+            engine,
+            sid,
+            info,
+            deflate,
+        } = *self;
+        let session = engine.open(sid, Arc::new(info), TransportKind::WebSocket);
+        let timeout = engine.config().upgrade_timeout;
+        let link = Link {
+            takes_binary: session.takes_binary(),
+            deflate,
+        };
+        ws::run(TokioIo::new(upgraded), session, Mode::Open, timeout, link)
+    }
 }
 
 /// permessage-deflate, when the server has it on and the client offers it:

@@ -164,3 +164,34 @@ impl Drop for AckFuture {
         self.forget_pending();
     }
 }
+
+/// The acks a socket awaits from its client, by id: allocated on the first
+/// one (most sockets of a broadcast-only app never await any).
+#[derive(Default)]
+// Boxed on purpose: an empty map inline costs every socket 48 bytes.
+#[allow(clippy::box_collection)]
+pub(crate) struct PendingAckMap(Option<Box<std::collections::HashMap<u64, AckSink>>>);
+
+impl PendingAckMap {
+    pub fn len(&self) -> usize {
+        self.0.as_ref().map_or(0, |map| map.len())
+    }
+
+    pub fn insert(&mut self, id: u64, sink: AckSink) {
+        self.0.get_or_insert_default().insert(id, sink);
+    }
+
+    pub fn remove(&mut self, id: &u64) -> Option<AckSink> {
+        self.0.as_mut()?.remove(id)
+    }
+
+    pub fn retain(&mut self, keep: impl FnMut(&u64, &mut AckSink) -> bool) {
+        if let Some(map) = &mut self.0 {
+            map.retain(keep);
+        }
+    }
+
+    pub fn clear(&mut self) {
+        self.0 = None;
+    }
+}

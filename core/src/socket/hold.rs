@@ -45,9 +45,14 @@ pub(crate) struct Hold {
     /// After the release, for a moment: the replay's offsets. A live copy
     /// of a replayed packet may still be on its way from the broker (it was
     /// published just before the replay was read); it is dropped.
-    replayed: Mutex<Option<(Instant, HashSet<SmolStr>)>>,
+    /// Boxed: set for a moment after a recovery, so most sockets never
+    /// allocate it.
+    replayed: Mutex<Option<Box<Replayed>>>,
     recently_replayed: AtomicBool,
 }
+
+/// When a replay was released, and its offsets.
+type Replayed = (Instant, HashSet<SmolStr>);
 
 /// How long live copies of replayed packets are looked out for.
 const REPLAY_ECHO: Duration = Duration::from_secs(10);
@@ -140,7 +145,7 @@ impl Hold {
             return Kept::Deliver;
         }
         let mut replayed = self.replayed.lock();
-        match replayed.as_ref() {
+        match replayed.as_deref() {
             Some((at, _)) if at.elapsed() > REPLAY_ECHO => {
                 *replayed = None;
                 self.recently_replayed.store(false, Ordering::Release);
@@ -176,7 +181,7 @@ impl Hold {
             }
         }
         if !replayed.is_empty() {
-            *self.replayed.lock() = Some((Instant::now(), replayed));
+            *self.replayed.lock() = Some(Box::new((Instant::now(), replayed)));
             self.recently_replayed.store(true, Ordering::Release);
         }
         self.active.store(false, Ordering::Release);

@@ -1,9 +1,10 @@
 //! A socket's life: connecting, the packets its client sends, and leaving
 //! (by either side).
 
+use super::handlers::Handlers;
 use super::hold;
 use super::reason::DisconnectReason;
-use super::{CLOSED, CONNECTED, Handlers, Socket};
+use super::{CLOSED, CONNECTED, Socket};
 use crate::handler::{Ack, Event};
 use crate::limits::Refused;
 use crate::protocol::{Packet, PacketKind};
@@ -68,7 +69,7 @@ impl Socket {
         if !self.connected() {
             return;
         }
-        if let Some((rate, bucket)) = &self.0.event_rate
+        if let Some((rate, bucket)) = self.0.event_rate.as_deref()
             && !bucket.lock().take(*rate)
         {
             crate::refused!(Refused::EventRate, sid = %self.0.id, ns = %self.0.ns.name(), "events too fast: socket disconnected");
@@ -78,14 +79,8 @@ impl Socket {
         if let Some(observer) = self.0.ns.observer() {
             observer.event_received(self, &name, &args);
         }
-        let (any, own) = {
-            let handlers = self.0.handlers.read();
-            (
-                handlers.any.clone(),
-                handlers.events.get(&name).cloned().unwrap_or_default(),
-            )
-        };
-        if any.is_empty() && own.is_empty() {
+        let called = self.0.handlers.read().for_event(&name);
+        if called.is_empty() {
             tracing::trace!(sid = %self.0.id, event = %name, "no handler for event");
             return;
         }
@@ -94,7 +89,7 @@ impl Socket {
             args,
             ack: ack.map(|id| Ack::new(self.clone(), id)),
         });
-        let mut handlers = any.iter().chain(own.iter()).peekable();
+        let mut handlers = called.iter().peekable();
         while let Some(h) = handlers.next() {
             // The last handler takes the event; earlier ones get copies.
             let event = if handlers.peek().is_some() {
@@ -119,10 +114,7 @@ impl Socket {
         {
             return;
         }
-        let (disconnecting, disconnect) = {
-            let h = self.0.handlers.read();
-            (h.disconnecting.clone(), h.disconnect.clone())
-        };
+        let (disconnecting, disconnect) = self.0.handlers.read().for_disconnect();
         for h in disconnecting {
             crate::inline::run(h.call(self.clone(), reason));
         }

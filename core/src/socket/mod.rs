@@ -10,6 +10,7 @@ mod ack;
 pub(crate) mod connection;
 mod delivery;
 pub(crate) mod emit;
+mod handlers;
 mod hold;
 mod lifecycle;
 mod member;
@@ -31,11 +32,11 @@ use crate::value::{Value, ValueError, from_value, to_value};
 use crate::vocab::SocketInfo;
 use ack::PendingAcks;
 use connection::Connection;
+use handlers::Handlers;
 use parking_lot::{Mutex, RwLock};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use smol_str::SmolStr;
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -56,27 +57,21 @@ pub(crate) struct SocketInner {
     offered: std::sync::atomic::AtomicBool,
     ns: Namespace,
     session: Arc<dyn Connection>,
-    auth: Value,
+    /// The CONNECT packet's auth payload; `None` for `{}` (most clients),
+    /// which then costs no allocation per socket.
+    auth: Option<Value>,
     /// PENDING (middlewares running), CONNECTED, or CLOSED.
     state: AtomicU8,
-    handlers: RwLock<Handlers>,
-    pub(crate) acks: Mutex<HashMap<u64, AckSink>>,
+    handlers: RwLock<Handlers<dyn EventHandler, dyn DisconnectHandler>>,
+    pub(crate) acks: Mutex<ack::PendingAckMap>,
     data: Mutex<Value>,
     /// The user this socket is a session of (presence).
     user: Mutex<Option<SmolStr>>,
     extensions: Mutex<http::Extensions>,
-    /// The incoming event rate, when limited.
-    event_rate: Option<(Rate, Mutex<TokenBucket>)>,
+    /// The incoming event rate, when limited (boxed: off by default).
+    event_rate: Option<Box<(Rate, Mutex<TokenBucket>)>>,
     /// Live deliveries kept back while a recovery replays.
     hold: hold::Hold,
-}
-
-#[derive(Default)]
-struct Handlers {
-    events: HashMap<String, Vec<Arc<dyn EventHandler>>>,
-    any: Vec<Arc<dyn EventHandler>>,
-    disconnecting: Vec<Arc<dyn DisconnectHandler>>,
-    disconnect: Vec<Arc<dyn DisconnectHandler>>,
 }
 
 const PENDING: u8 = 0;
@@ -130,7 +125,7 @@ impl Socket {
         let event_rate = ns
             .limits()
             .event_rate
-            .map(|rate| (rate, Mutex::new(TokenBucket::new(rate))));
+            .map(|rate| Box::new((rate, Mutex::new(TokenBucket::new(rate)))));
         Socket(Arc::new(SocketInner {
             id,
             pid,
@@ -138,10 +133,10 @@ impl Socket {
             offered: std::sync::atomic::AtomicBool::new(recovered),
             ns,
             session,
-            auth,
+            auth: (!matches!(&auth, Value::Object(map) if map.is_empty())).then_some(auth),
             state: AtomicU8::new(PENDING),
             handlers: RwLock::new(Handlers::default()),
-            acks: Mutex::new(HashMap::new()),
+            acks: Mutex::default(),
             data: Mutex::new(data),
             user: Mutex::new(None),
             extensions: Mutex::new(http::Extensions::new()),
@@ -193,7 +188,7 @@ impl Socket {
 
     /// The auth payload of the CONNECT packet (`{}` when none was sent).
     pub fn auth(&self) -> &Value {
-        &self.0.auth
+        self.0.auth.as_ref().unwrap_or_else(|| empty_object())
     }
 
     /// The HTTP request that opened the connection.
@@ -203,7 +198,7 @@ impl Socket {
 
     /// The handshake details, as Node's `socket.handshake`.
     pub fn handshake(&self) -> Handshake {
-        Handshake::new(self.0.session.request(), self.0.auth.clone())
+        Handshake::new(self.0.session.request(), self.auth().clone())
     }
 
     /// The transport the connection currently uses.
@@ -229,35 +224,28 @@ impl Socket {
         self.0
             .handlers
             .write()
-            .events
-            .entry(event.into())
-            .or_default()
-            .push(Arc::new(handler));
+            .add_event(SmolStr::from(event.into()), Arc::new(handler));
     }
 
     /// Registers a handler called for every event, before the event's own.
     pub fn on_any(&self, handler: impl EventHandler) {
-        self.0.handlers.write().any.push(Arc::new(handler));
+        self.0.handlers.write().add_any(Arc::new(handler));
     }
 
     /// Removes the handlers of an event.
     pub fn off(&self, event: &str) {
-        self.0.handlers.write().events.remove(event);
+        self.0.handlers.write().remove_event(event);
     }
 
     /// Registers a handler called when the socket disconnects, before it
     /// leaves its rooms.
     pub fn on_disconnecting(&self, handler: impl DisconnectHandler) {
-        self.0
-            .handlers
-            .write()
-            .disconnecting
-            .push(Arc::new(handler));
+        self.0.handlers.write().add_disconnecting(Arc::new(handler));
     }
 
     /// Registers a handler called once the socket has disconnected.
     pub fn on_disconnect(&self, handler: impl DisconnectHandler) {
-        self.0.handlers.write().disconnect.push(Arc::new(handler));
+        self.0.handlers.write().add_disconnect(Arc::new(handler));
     }
 
     // ---- data ------------------------------------------------------------------
@@ -327,6 +315,13 @@ impl Socket {
             client_id: Some(self.client_id()),
         }
     }
+}
+
+/// `{}`, the auth payload of a client that sent none.
+fn empty_object() -> &'static Value {
+    static EMPTY: std::sync::LazyLock<Value> =
+        std::sync::LazyLock::new(|| Value::Object(crate::value::Map::new()));
+    &EMPTY
 }
 
 impl fmt::Debug for Socket {

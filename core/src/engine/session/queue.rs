@@ -75,6 +75,11 @@ impl<H: EngineHandler> Session<H> {
                 }
                 _ => {}
             }
+            if state.frames.capacity() == 0 {
+                // An idle session's queue takes what comes, not four frames'
+                // room; a busy one grows as usual (its buffer is reused).
+                state.frames.reserve_exact(frames.len());
+            }
             state.frames.extend(frames.iter().cloned());
             state.queued_bytes += cost;
             let traffic = &self.engine.traffic;

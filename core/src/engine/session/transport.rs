@@ -144,6 +144,12 @@ impl<H: EngineHandler> Session<H> {
         if state.closed.is_some() {
             return Poll::Ready(WsNext::Closed);
         }
+        // Nothing queued: the writer's (empty) buffer goes back to the queue
+        // if the queue has none, so an idle session holds one, not two,
+        // and the next packet is queued without allocating.
+        if state.frames.capacity() == 0 && batch.is_empty() {
+            std::mem::swap(&mut state.frames, batch);
+        }
         if !state
             .ws_waker
             .as_ref()

@@ -5,7 +5,7 @@ mod conn;
 pub(crate) mod deflate;
 pub(crate) mod frame;
 
-pub(crate) use conn::{Link, Mode, run};
+pub(crate) use conn::{Conn, Link, Mode, run};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;

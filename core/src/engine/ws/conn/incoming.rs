@@ -1,7 +1,8 @@
 //! The read side of a connection: bytes into frames through a per-thread
-//! scratch buffer, frames into the session's packets or the probe's steps.
+//! scratch buffer, each frame into the session's packets or the probe's
+//! steps as soon as it is decoded.
 
-use super::super::frame::{self, Decoder, OP_TEXT, WsError, WsEvent};
+use super::super::frame::{self, OP_TEXT, WsError, WsEvent};
 use super::{Conn, Mode};
 use crate::engine::packet::{Frame, Incoming, Message, PONG_PROBE, parse_text};
 use crate::engine::session::Protocol;
@@ -33,10 +34,7 @@ impl<H: EngineHandler, IO: AsyncRead + AsyncWrite + Unpin> Conn<H, IO> {
     #[inline]
     pub(super) fn read_step(&mut self, cx: &mut Context<'_>) -> Result<bool, Poll<()>> {
         match self.poll_read(cx) {
-            Poll::Ready(Ok(Read::Events)) => {
-                self.handle_events();
-                Ok(true)
-            }
+            Poll::Ready(Ok(Read::Events)) => Ok(true),
             Poll::Ready(Ok(Read::Eof)) => {
                 self.lost(CloseReason::TransportClose);
                 Err(Poll::Ready(()))
@@ -52,7 +50,6 @@ impl<H: EngineHandler, IO: AsyncRead + AsyncWrite + Unpin> Conn<H, IO> {
                     _ => Refused::Malformed,
                 };
                 crate::refused!(reason, sid = %self.session.sid(), error = %e, "closing websocket");
-                self.handle_events();
                 self.fail(e.close_code(), CloseReason::TransportError);
                 Ok(true)
             }
@@ -68,6 +65,9 @@ impl<H: EngineHandler, IO: AsyncRead + AsyncWrite + Unpin> Conn<H, IO> {
         })
     }
 
+    /// Reads into `scratch` and handles every complete frame, in order, as
+    /// it is decoded (no list of events is kept); a partial frame waits in
+    /// `pending`.
     fn read_into(
         &mut self,
         cx: &mut Context<'_>,
@@ -80,18 +80,14 @@ impl<H: EngineHandler, IO: AsyncRead + AsyncWrite + Unpin> Conn<H, IO> {
             return Poll::Ready(Ok(Read::Eof));
         }
         let result = if self.pending.is_empty() {
-            let used = decode_all(&mut self.decoder, data, &mut self.events);
-            match used {
-                Ok(used) => {
-                    self.pending.extend_from_slice(&data[used..]);
-                    Ok(())
-                }
-                Err(e) => Err(e),
-            }
+            self.decode_all(data)
+                .map(|used| self.pending.extend_from_slice(&data[used..]))
         } else {
-            self.pending.extend_from_slice(data);
-            decode_all(&mut self.decoder, &self.pending, &mut self.events)
-                .map(|used| self.pending.advance(used))
+            let mut pending = std::mem::take(&mut self.pending);
+            pending.extend_from_slice(data);
+            let result = self.decode_all(&pending).map(|used| pending.advance(used));
+            self.pending = pending;
+            result
         };
         if self.pending.is_empty() && self.pending.capacity() > SCRATCH_SIZE {
             self.pending = BytesMut::new();
@@ -99,46 +95,56 @@ impl<H: EngineHandler, IO: AsyncRead + AsyncWrite + Unpin> Conn<H, IO> {
         Poll::Ready(result.map(|()| Read::Events).map_err(ReadError::Ws))
     }
 
-    fn handle_events(&mut self) {
-        let mut events = std::mem::take(&mut self.events);
-        for event in events.drain(..) {
-            if self.closing || (self.mode == Mode::Open && self.session.closed_reason().is_some()) {
-                break;
+    /// Decodes every complete frame of `input` and handles each; returns
+    /// the bytes used. Frames after the session closed are decoded (a
+    /// framing error still counts) but not handled.
+    fn decode_all(&mut self, input: &[u8]) -> Result<usize, WsError> {
+        let mut used = 0;
+        while let Some((event, n)) = self.decoder.decode(&input[used..])? {
+            if let Some(event) = event {
+                self.handle_event(event);
             }
-            match event {
-                // One pong waits at most: it answers the latest ping.
-                WsEvent::Ping(payload) => self.pending_pong = Some(payload),
-                WsEvent::Pong => {}
-                WsEvent::Close(_) => match self.mode {
-                    Mode::Open => self.session.close(CloseReason::TransportClose),
-                    Mode::Probe => self.abandon_probe(),
-                },
-                WsEvent::Text(text) => match self.mode {
-                    Mode::Open => match self.parse_text(&text) {
-                        Ok(packet) => self.session.receive(packet),
-                        Err(e) => {
-                            crate::refused!(Refused::Malformed, sid = %self.session.sid(), error = %e, "invalid packet");
-                            self.session.close(CloseReason::ParseError);
-                        }
-                    },
-                    Mode::Probe => self.probe_packet(parse_text(&text).ok()),
-                },
-                WsEvent::Binary(data) => match (self.mode, self.session.protocol()) {
-                    (Mode::Open, Protocol::V4) => self
-                        .session
-                        .receive(Incoming::Message(Message::Binary(data))),
-                    (Mode::Open, Protocol::V3) => match v3::decode_binary_packet(data) {
-                        Ok(packet) => self.session.receive(packet),
-                        Err(e) => {
-                            crate::refused!(Refused::Malformed, sid = %self.session.sid(), error = %e, "invalid packet");
-                            self.session.close(CloseReason::ParseError);
-                        }
-                    },
-                    (Mode::Probe, _) => self.abandon_probe(),
-                },
-            }
+            used += n;
         }
-        self.events = events;
+        Ok(used)
+    }
+
+    fn handle_event(&mut self, event: WsEvent) {
+        if self.closing || (self.mode == Mode::Open && self.session.closed_reason().is_some()) {
+            return;
+        }
+        match event {
+            // One pong waits at most: it answers the latest ping.
+            WsEvent::Ping(payload) => self.pending_pong = Some(Box::new(payload)),
+            WsEvent::Pong => {}
+            WsEvent::Close(_) => match self.mode {
+                Mode::Open => self.session.close(CloseReason::TransportClose),
+                Mode::Probe => self.abandon_probe(),
+            },
+            WsEvent::Text(text) => match self.mode {
+                Mode::Open => match self.parse_text(&text) {
+                    Ok(packet) => self.session.receive(packet),
+                    Err(e) => {
+                        crate::refused!(Refused::Malformed, sid = %self.session.sid(), error = %e, "invalid packet");
+                        self.session.close(CloseReason::ParseError);
+                    }
+                },
+                Mode::Probe => self.probe_packet(parse_text(&text).ok()),
+            },
+            WsEvent::Binary(data) => match (self.mode, self.session.protocol()) {
+                (Mode::Open, Protocol::V4) => self
+                    .session
+                    .receive(Incoming::Message(Message::Binary(data))),
+                (Mode::Open, Protocol::V3) => match v3::decode_binary_packet(data) {
+                    Ok(packet) => self.session.receive(packet),
+                    Err(e) => {
+                        crate::refused!(Refused::Malformed, sid = %self.session.sid(), error = %e, "invalid packet");
+                        self.session.close(CloseReason::ParseError);
+                    }
+                },
+                (Mode::Probe, _) => self.abandon_probe(),
+            },
+        }
     }
 
     /// A text frame's packet (v3 carries binary messages as `b4<base64>`).
@@ -176,18 +182,4 @@ impl<H: EngineHandler, IO: AsyncRead + AsyncWrite + Unpin> Conn<H, IO> {
 enum ReadError {
     Io(io::Error),
     Ws(WsError),
-}
-
-/// Decodes every complete frame of `input` into `events`; returns the bytes used.
-fn decode_all(
-    decoder: &mut Decoder,
-    input: &[u8],
-    events: &mut Vec<WsEvent>,
-) -> Result<usize, WsError> {
-    let mut used = 0;
-    while let Some((event, n)) = decoder.decode(&input[used..])? {
-        events.extend(event);
-        used += n;
-    }
-    Ok(used)
 }

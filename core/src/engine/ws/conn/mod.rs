@@ -4,6 +4,9 @@
 //!
 //! Reads go into a per-thread scratch buffer, so an idle connection holds
 //! no read buffer at all; only a partial frame is kept per connection.
+//! Writes are encoded into a per-thread scratch buffer too and written at
+//! once: only what the peer did not take yet (or what a coalescing hold
+//! keeps back) is copied into the connection's own write buffer.
 //!
 //! With a write delay (`EngineConfig::write_delay`), the first frames queued
 //! on an empty write buffer start a hold; frames queued until it ends are
@@ -19,7 +22,7 @@
 mod incoming;
 mod outgoing;
 
-use super::frame::{self, CLOSE_NORMAL, Decoder, OP_PONG, WsEvent};
+use super::frame::{self, CLOSE_NORMAL, Decoder, OP_PONG};
 use crate::engine::packet::Frame;
 use crate::engine::session::Session;
 use crate::engine::{CloseReason, EngineHandler};
@@ -56,19 +59,24 @@ const KEEP_WRITE_BUFFER: usize = 16 * 1024;
 /// Loop turns before yielding to other tasks.
 const TURNS_PER_POLL: usize = 32;
 
-/// Runs a WebSocket connection until it closes.
-pub(crate) async fn run<H, IO>(
+/// A WebSocket connection, as a future that runs it until it closes.
+///
+/// A named future rather than an `async fn`: the connection is what a
+/// client costs while idle, and an `async fn` would keep a second copy of
+/// its arguments beside the state it moved them into.
+pub(crate) fn run<H, IO>(
     io: IO,
     session: Arc<Session<H>>,
     mode: Mode,
     upgrade_timeout: Duration,
     link: Link,
-) where
+) -> Conn<H, IO>
+where
     H: EngineHandler,
     IO: AsyncRead + AsyncWrite + Unpin,
 {
     let max_message = session.engine.config.max_http_buffer_size;
-    let mut conn = Conn {
+    Conn {
         io,
         session,
         mode,
@@ -80,7 +88,6 @@ pub(crate) async fn run<H, IO>(
         pending: BytesMut::new(),
         wbuf: BytesMut::new(),
         batch: VecDeque::new(),
-        events: Vec::new(),
         upgrade_deadline: (mode == Mode::Probe)
             .then(|| Box::pin(tokio::time::sleep(upgrade_timeout))),
         close_code: None,
@@ -90,9 +97,25 @@ pub(crate) async fn run<H, IO>(
         holding: false,
         pending_pong: None,
         linger: None,
-    };
-    std::future::poll_fn(|cx| conn.poll(cx)).await;
-    conn.finish();
+        finished: false,
+    }
+}
+
+impl<H: EngineHandler, IO: AsyncRead + AsyncWrite + Unpin> Future for Conn<H, IO> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let conn = self.get_mut();
+        if conn.finished {
+            return Poll::Ready(());
+        }
+        let end = conn.turn(cx);
+        if end.is_ready() {
+            conn.finished = true;
+            conn.finish();
+        }
+        end
+    }
 }
 
 /// How long a closed connection may take to write its last bytes.
@@ -100,7 +123,8 @@ fn linger_time<H: EngineHandler>(session: &Session<H>) -> Duration {
     session.engine.config.ping_timeout
 }
 
-struct Conn<H: EngineHandler, IO> {
+/// One WebSocket connection of a session (see [`run`]).
+pub(crate) struct Conn<H: EngineHandler, IO> {
     io: IO,
     session: Arc<Session<H>>,
     mode: Mode,
@@ -108,10 +132,13 @@ struct Conn<H: EngineHandler, IO> {
     decoder: Decoder,
     /// Bytes of a frame not yet complete.
     pending: BytesMut,
-    /// Encoded frames not yet written.
+    /// Encoded frames not yet written: what the peer did not take at once,
+    /// frames held for coalescing, control frames. Empty (unallocated)
+    /// while idle.
     wbuf: BytesMut,
+    /// Frames taken from the session, being encoded; its buffer goes back
+    /// to the session when the queue is empty (see `Session::poll_ws`).
     batch: VecDeque<Frame>,
-    events: Vec<WsEvent>,
     upgrade_deadline: Option<Pin<Box<Sleep>>>,
     /// The close code to send, when closing for a framing error.
     close_code: Option<u16>,
@@ -123,11 +150,14 @@ struct Conn<H: EngineHandler, IO> {
     hold: Option<Pin<Box<Sleep>>>,
     /// `wbuf` is held until `hold` fires.
     holding: bool,
-    /// The payload of the last ping not answered yet.
-    pending_pong: Option<Bytes>,
+    /// The payload of the last ping not answered yet (boxed: rare, and the
+    /// connection is what an idle client costs).
+    pending_pong: Option<Box<Bytes>>,
     /// Armed once the session is over while bytes are still unwritten: the
     /// connection is dropped when it fires.
     linger: Option<Pin<Box<Sleep>>>,
+    /// `finish` ran: the future is complete.
+    finished: bool,
 }
 
 /// What the write side leaves the rest of a loop turn to do.
@@ -141,7 +171,9 @@ enum Next {
 }
 
 impl<H: EngineHandler, IO: AsyncRead + AsyncWrite + Unpin> Conn<H, IO> {
-    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+    /// Runs loop turns until there is nothing to do, or the connection is
+    /// over.
+    fn turn(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         for _ in 0..TURNS_PER_POLL {
             if self.done {
                 return Poll::Ready(());
@@ -319,3 +351,6 @@ impl<H: EngineHandler, IO: AsyncRead + AsyncWrite + Unpin> Conn<H, IO> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,16 +1,27 @@
 //! The write side of a connection: the session's queued frames encoded
-//! into the write buffer (compressed when agreed, in v3's forms for v3
-//! clients), and the probe's deadline.
+//! (compressed when agreed, in v3's forms for v3 clients) into a per-thread
+//! scratch buffer and written at once, or into the connection's own buffer
+//! while a write is pending or coalescing is on; and the probe's deadline.
 
 use super::super::frame::{self, CLOSE_NORMAL, OP_TEXT};
 use super::{Conn, Mode};
+use crate::engine::CloseReason;
 use crate::engine::EngineHandler;
 use crate::engine::packet::FrameView;
 use crate::engine::session::{Protocol, WsNext};
 use crate::engine::v3;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
+use std::cell::RefCell;
+use std::pin::Pin;
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite};
+
+/// The per-thread write scratch buffer is released past this size.
+const WRITE_SCRATCH_KEEP: usize = 64 * 1024;
+
+thread_local! {
+    static WRITE_SCRATCH: RefCell<BytesMut> = RefCell::new(BytesMut::new());
+}
 
 impl<H: EngineHandler, IO: AsyncRead + AsyncWrite + Unpin> Conn<H, IO> {
     /// Takes frames from the session (or watches the probe); returns
@@ -20,40 +31,7 @@ impl<H: EngineHandler, IO: AsyncRead + AsyncWrite + Unpin> Conn<H, IO> {
         match self.mode {
             Mode::Open => match self.session.poll_ws(cx, &mut self.batch, written) {
                 Poll::Ready(WsNext::Frames) => {
-                    let v3 = self.session.protocol() == Protocol::V3;
-                    let deflate = self.link.deflate;
-                    for f in self.batch.drain(..) {
-                        let compressed = |b: &Bytes| {
-                            deflate
-                                .filter(|_| f.compressible())
-                                .and_then(|d| super::super::deflate::compress(b, &d))
-                        };
-                        match f.view() {
-                            FrameView::Text(b) => match compressed(b) {
-                                Some(z) => frame::encode_compressed(&mut self.wbuf, OP_TEXT, &z),
-                                None => frame::encode(&mut self.wbuf, OP_TEXT, b),
-                            },
-                            FrameView::Binary(b) if !v3 => match compressed(b) {
-                                Some(z) => {
-                                    frame::encode_compressed(&mut self.wbuf, frame::OP_BINARY, &z);
-                                }
-                                None => frame::encode(&mut self.wbuf, frame::OP_BINARY, b),
-                            },
-                            // A v3 binary message carries its packet type first.
-                            FrameView::Binary(b) if self.link.takes_binary => {
-                                frame::encode_prefixed(
-                                    &mut self.wbuf,
-                                    frame::OP_BINARY,
-                                    &[v3::MESSAGE],
-                                    b,
-                                )
-                            }
-                            FrameView::Binary(b) => {
-                                let text = v3::base64_message(b);
-                                frame::encode(&mut self.wbuf, OP_TEXT, text.as_bytes());
-                            }
-                        }
-                    }
+                    self.write_batch(cx);
                     true
                 }
                 Poll::Ready(WsNext::Closed) => {
@@ -61,7 +39,13 @@ impl<H: EngineHandler, IO: AsyncRead + AsyncWrite + Unpin> Conn<H, IO> {
                     self.closing = true;
                     true
                 }
-                Poll::Pending => false,
+                Poll::Pending => {
+                    if self.direct_writes() && self.wbuf.is_empty() {
+                        // Idle: hold no write buffer.
+                        self.wbuf = BytesMut::new();
+                    }
+                    false
+                }
             },
             Mode::Probe => {
                 let expired = self
@@ -76,6 +60,90 @@ impl<H: EngineHandler, IO: AsyncRead + AsyncWrite + Unpin> Conn<H, IO> {
                     return true;
                 }
                 false
+            }
+        }
+    }
+
+    /// Whether frames are written as soon as they are taken (no coalescing
+    /// delay), from the per-thread scratch buffer.
+    #[inline]
+    fn direct_writes(&self) -> bool {
+        self.session.engine.config.write_delay.is_zero()
+    }
+
+    /// Encodes the batch taken from the session and, unless a write is
+    /// pending or coalescing is on, writes it at once from the per-thread
+    /// scratch buffer; what the peer does not take waits in `wbuf`.
+    fn write_batch(&mut self, cx: &mut Context<'_>) {
+        if !self.wbuf.is_empty() || !self.direct_writes() {
+            let mut wbuf = std::mem::take(&mut self.wbuf);
+            self.encode_batch(&mut wbuf);
+            self.wbuf = wbuf;
+            return;
+        }
+        WRITE_SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+            Ok(mut scratch) => {
+                self.encode_batch(&mut scratch);
+                self.write_now(cx, &scratch);
+                scratch.clear();
+                if scratch.capacity() > WRITE_SCRATCH_KEEP {
+                    *scratch = BytesMut::new();
+                }
+            }
+            // Only if writing re-entered this thread's scratch: use `wbuf`.
+            Err(_) => {
+                let mut wbuf = std::mem::take(&mut self.wbuf);
+                self.encode_batch(&mut wbuf);
+                self.wbuf = wbuf;
+            }
+        });
+    }
+
+    /// Writes `bytes` as far as the peer takes them; the rest goes to `wbuf`.
+    fn write_now(&mut self, cx: &mut Context<'_>, bytes: &[u8]) {
+        let mut written = 0;
+        while written < bytes.len() {
+            match Pin::new(&mut self.io).poll_write(cx, &bytes[written..]) {
+                Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => {
+                    // `done` is set: the next loop turn ends the connection.
+                    self.lost(CloseReason::TransportError);
+                    return;
+                }
+                Poll::Ready(Ok(n)) => written += n,
+                Poll::Pending => break,
+            }
+        }
+        self.wbuf.extend_from_slice(&bytes[written..]);
+    }
+
+    /// Encodes the taken frames into `out`: compressed when agreed, in v3's
+    /// forms for v3 clients.
+    fn encode_batch(&mut self, out: &mut BytesMut) {
+        let v3 = self.session.protocol() == Protocol::V3;
+        let deflate = self.link.deflate;
+        for f in self.batch.drain(..) {
+            let compressed = |b: &Bytes| {
+                deflate
+                    .filter(|_| f.compressible())
+                    .and_then(|d| super::super::deflate::compress(b, &d))
+            };
+            match f.view() {
+                FrameView::Text(b) => match compressed(b) {
+                    Some(z) => frame::encode_compressed(out, OP_TEXT, &z),
+                    None => frame::encode(out, OP_TEXT, b),
+                },
+                FrameView::Binary(b) if !v3 => match compressed(b) {
+                    Some(z) => frame::encode_compressed(out, frame::OP_BINARY, &z),
+                    None => frame::encode(out, frame::OP_BINARY, b),
+                },
+                // A v3 binary message carries its packet type first.
+                FrameView::Binary(b) if self.link.takes_binary => {
+                    frame::encode_prefixed(out, frame::OP_BINARY, &[v3::MESSAGE], b)
+                }
+                FrameView::Binary(b) => {
+                    let text = v3::base64_message(b);
+                    frame::encode(out, OP_TEXT, text.as_bytes());
+                }
             }
         }
     }
