@@ -59,12 +59,16 @@ pub async fn sessions_are_served_through_any_node(connect: &Connect) {
         1,
         "the socket lives on its owner"
     );
+    // The join is acknowledged once it took effect on every node (a room
+    // subscription may still be on its way when the POST is answered).
     assert_eq!(
-        http(nodes[2].addr, "POST", &path, r#"42["join","r"]"#)
+        http(nodes[2].addr, "POST", &path, r#"420["join","r"]"#)
             .await
             .0,
         200
     );
+    let (_, joined) = http(nodes[1].addr, "GET", &path, "").await;
+    assert_eq!(joined, "430[true]", "the join's acknowledgement");
 
     // Upgrade through another node.
     let url = format!(
