@@ -18,7 +18,7 @@
 use crate::channels::{RedisFormat, name};
 use bytes::Bytes;
 use smol_str::SmolStr;
-use switchyard_cluster::message::{ClusterMessage, MessageError};
+use switchyard_cluster::message::{BroadcastRef, ClusterMessage, MessageError};
 use switchyard_cluster::{Channel, Delivery, Destination, Membership, NodeId, WireFormat};
 
 /// Node's request types.
@@ -111,6 +111,18 @@ impl WireFormat for NodeFormat {
         encode::encode(self, message, to)
     }
 
+    fn encode_broadcast(
+        &self,
+        broadcast: &BroadcastRef<'_>,
+        to: Destination<'_>,
+    ) -> Option<(Channel, Bytes)> {
+        Some(encode_broadcast::encode_broadcast(broadcast, to, BROADCAST))
+    }
+
+    fn publisher<'a>(&self, delivery: &'a Delivery) -> Option<std::borrow::Cow<'a, str>> {
+        self.publisher_of(delivery)
+    }
+
     fn decode(&self, delivery: &Delivery) -> Result<ClusterMessage, MessageError> {
         let channel = delivery.channel.as_str();
         if channel.starts_with(&format!("{}-switchyard#", self.prefix)) {
@@ -134,7 +146,11 @@ impl WireFormat for NodeFormat {
 
 mod decode;
 mod encode;
+mod encode_broadcast;
+mod publisher;
 
+#[cfg(test)]
+mod encode_broadcast_tests;
 #[cfg(test)]
 mod encode_tests;
 #[cfg(test)]

@@ -7,7 +7,7 @@
 //! adds the format of Node's `@socket.io/redis-adapter`.
 
 use crate::broker::channel::{Channel, Delivery, NodeId};
-use crate::message::{ClusterMessage, MessageError};
+use crate::message::{BroadcastRef, ClusterMessage, MessageError};
 use bytes::Bytes;
 use smol_str::SmolStr;
 use switchyard_core::Room;
@@ -62,8 +62,30 @@ pub trait WireFormat: Send + Sync + 'static {
     /// such message (Node's format has no heartbeats).
     fn encode(&self, message: &ClusterMessage, to: Destination<'_>) -> Option<(Channel, Bytes)>;
 
+    /// [`Self::encode`] for a broadcast borrowed from its sender (plain,
+    /// acknowledged or recoverable), with the same channel and bytes. The
+    /// default encodes an owned copy; a format overrides it to write the
+    /// bytes without copying the packet.
+    fn encode_broadcast(
+        &self,
+        broadcast: &BroadcastRef<'_>,
+        to: Destination<'_>,
+    ) -> Option<(Channel, Bytes)> {
+        self.encode(&broadcast.to_message(), to)
+    }
+
     /// Reads a message; malformed or foreign bytes are an error.
     fn decode(&self, delivery: &Delivery) -> Result<ClusterMessage, MessageError>;
+
+    /// The node that published a message (the `uid` [`Self::decode`] would
+    /// read), peeked without decoding it, so that each publisher's messages
+    /// are handled in order while other publishers' are handled alongside.
+    /// `None` when the format cannot tell cheaply (the default): such
+    /// messages are handled one after the other, in arrival order.
+    fn publisher<'a>(&self, delivery: &'a Delivery) -> Option<std::borrow::Cow<'a, str>> {
+        let _ = delivery;
+        None
+    }
 }
 
 /// Switchyard's own format: [`ClusterMessage`] in MessagePack on the
@@ -91,22 +113,44 @@ impl WireFormat for NativeFormat {
     }
 
     fn encode(&self, message: &ClusterMessage, to: Destination<'_>) -> Option<(Channel, Bytes)> {
-        let ns = message.nsp.clone();
-        let channel = match to {
-            Destination::Everyone => Channel::Namespace(ns),
-            Destination::Room(room) => Channel::Room {
-                ns,
-                room: room.clone(),
-            },
-            Destination::Node(node) => Channel::Node {
-                ns,
-                node: node.clone(),
-            },
-        };
-        Some((channel, message.encode()))
+        Some((native_channel(&message.nsp, to), message.encode()))
+    }
+
+    fn encode_broadcast(
+        &self,
+        broadcast: &BroadcastRef<'_>,
+        to: Destination<'_>,
+    ) -> Option<(Channel, Bytes)> {
+        Some((native_channel(broadcast.nsp, to), broadcast.encode()))
     }
 
     fn decode(&self, delivery: &Delivery) -> Result<ClusterMessage, MessageError> {
         ClusterMessage::decode(&delivery.payload)
     }
+
+    /// The `uid` entry of the message's map.
+    fn publisher<'a>(&self, delivery: &'a Delivery) -> Option<std::borrow::Cow<'a, str>> {
+        peek::map_str(&delivery.payload, "uid")
+            .ok()
+            .flatten()
+            .map(std::borrow::Cow::Borrowed)
+    }
 }
+
+/// The channel of the native format for a message of namespace `ns`.
+fn native_channel(ns: &SmolStr, to: Destination<'_>) -> Channel {
+    let ns = ns.clone();
+    match to {
+        Destination::Everyone => Channel::Namespace(ns),
+        Destination::Room(room) => Channel::Room {
+            ns,
+            room: room.clone(),
+        },
+        Destination::Node(node) => Channel::Node {
+            ns,
+            node: node.clone(),
+        },
+    }
+}
+
+pub mod peek;

@@ -7,12 +7,16 @@ use smol_str::SmolStr;
 use switchyard_core::protocol::Packet;
 use switchyard_core::{BroadcastOptions, Room, SocketInfo, Value};
 
+mod broadcast;
 mod data;
 mod decode;
 mod encode;
 mod error;
 mod packet;
 
+pub use broadcast::{
+    BroadcastKind, BroadcastRef, write_opts, write_packet, write_packet_with_args,
+};
 pub use error::MessageError;
 pub use packet::{packet_from_value, packet_to_value};
 
@@ -328,5 +332,7 @@ impl Body {
     }
 }
 
+#[cfg(test)]
+mod broadcast_tests;
 #[cfg(test)]
 mod tests;

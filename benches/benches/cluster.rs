@@ -1,11 +1,13 @@
 //! Cluster messages: a room broadcast encoded and decoded in Switchyard's
-//! own format and in Node's Redis adapter format.
+//! own format and in Node's Redis adapter format; encoded from an owned
+//! message (`encode/<format>/…`) and from the borrowed broadcast the
+//! adapter sends (`encode/<format>-borrowed/…`).
 #![allow(missing_docs)] // criterion_group! generates undocumented items
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use switchyard_benches::{binary_event, small_event};
-use switchyard_cluster::message::{Body, ClusterMessage};
+use switchyard_cluster::message::{Body, BroadcastKind, BroadcastRef, ClusterMessage};
 use switchyard_cluster::{Delivery, Destination, NativeFormat, WireFormat};
 use switchyard_core::BroadcastOptions;
 use switchyard_redis::NodeFormat;
@@ -25,6 +27,20 @@ fn message(packet: switchyard_core::protocol::Packet) -> ClusterMessage {
     }
 }
 
+/// The broadcast of `message` as the adapter hands it to the format.
+fn borrowed(message: &ClusterMessage) -> BroadcastRef<'_> {
+    let Body::Broadcast { packet, opts, .. } = &message.body else {
+        unreachable!("message() makes broadcasts");
+    };
+    BroadcastRef {
+        uid: &message.uid,
+        nsp: &message.nsp,
+        packet,
+        opts,
+        kind: BroadcastKind::Plain,
+    }
+}
+
 fn formats(c: &mut Criterion) {
     let mut group = c.benchmark_group("cluster");
     group.throughput(Throughput::Elements(1));
@@ -39,6 +55,10 @@ fn formats(c: &mut Criterion) {
         for (name, format, channel) in formats {
             group.bench_function(format!("encode/{name}/{kind}"), |b| {
                 b.iter(|| format.encode(black_box(&message), Destination::Room(&room)))
+            });
+            let broadcast = borrowed(&message);
+            group.bench_function(format!("encode/{name}-borrowed/{kind}"), |b| {
+                b.iter(|| format.encode_broadcast(black_box(&broadcast), Destination::Room(&room)))
             });
             let Some((_, bytes)) = format.encode(&message, Destination::Room(&room)) else {
                 continue;

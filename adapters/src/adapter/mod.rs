@@ -11,6 +11,7 @@
 mod incoming;
 pub(crate) mod inner;
 mod membership;
+mod outgoing;
 mod pending_rooms;
 mod presence;
 mod recovery;
@@ -19,7 +20,7 @@ mod rooms;
 use crate::broker::{Channel, NodeId};
 use crate::cluster::shared::ClusterShared;
 use crate::format::{Destination, Membership};
-use crate::message::{Body, ClusterMessage};
+use crate::message::{Body, BroadcastKind, ClusterMessage};
 use crate::random_id::random_id;
 use crate::requests::{Expected, Requests};
 use inner::{AdapterInner, room_destination};
@@ -134,13 +135,10 @@ impl Adapter for ClusterAdapter {
 
     fn broadcast(&self, packet: Packet, opts: &BroadcastOptions) {
         if !opts.flags.local {
-            let body = Body::Broadcast {
-                packet: packet.clone(),
-                opts: opts.clone(),
-                request_id: None,
-            };
             // Only nodes with members in a room listen to its channel.
-            self.0.send(room_destination(&opts.rooms), body);
+            let to = room_destination(&opts.rooms);
+            self.0
+                .send_broadcast(to, &packet, opts, BroadcastKind::Plain);
         }
         self.0.local.broadcast(packet, opts);
     }
@@ -173,14 +171,9 @@ impl Adapter for ClusterAdapter {
             pair
         };
         // Every node must report its count, members or not: everyone.
-        self.0.send(
-            Destination::Everyone,
-            Body::Broadcast {
-                packet: packet.clone(),
-                opts: opts.clone(),
-                request_id: Some(id.clone()),
-            },
-        );
+        let kind = BroadcastKind::WithAck(&id);
+        self.0
+            .send_broadcast(Destination::Everyone, &packet, opts, kind);
         let count = self.0.local.broadcast_with_ack_to(packet, opts, &sink);
         let _ = sink.send(AckEvent::ClientCount(count));
         let inner = self.0.clone();

@@ -1,11 +1,15 @@
 //! `Cluster`: one node's place in the cluster, shared by all its namespaces.
 //!
 //! It owns the broker connection, reads every incoming message once,
-//! decodes it and hands it to the adapter of its namespace, and applies
-//! subscription changes in order. It is the server's adapter factory.
+//! decodes it and hands it to the adapter of its namespace (on several
+//! workers, each publisher's messages in order), and applies subscription
+//! changes in order. It is the server's adapter factory.
 
 mod config;
 mod dispatch;
+#[cfg(all(test, feature = "conformance"))]
+mod dispatch_tests;
+mod routing;
 pub(crate) mod shared;
 mod subscriptions;
 
@@ -16,7 +20,7 @@ use crate::broker::{Broker, Delivery, NodeId};
 use crate::directory::Directory;
 use crate::format::WireFormat;
 use crate::random_id::random_id;
-use dispatch::dispatch;
+use dispatch::{default_workers, dispatch};
 use parking_lot::{Mutex, RwLock};
 use shared::ClusterShared;
 use smol_str::SmolStr;
@@ -36,11 +40,26 @@ pub struct Cluster(pub(crate) Arc<ClusterShared>);
 
 impl Cluster {
     /// Joins the cluster through `broker`, whose incoming messages arrive on
-    /// `incoming`. Must be called inside a tokio runtime.
+    /// `incoming`. Must be called inside a tokio runtime. Incoming messages
+    /// are decoded and delivered by one worker per worker thread of the
+    /// runtime, each publisher's in order.
     pub fn new(
         broker: Arc<dyn Broker>,
         incoming: mpsc::Receiver<Delivery>,
         config: ClusterConfig,
+    ) -> Cluster {
+        Cluster::with_dispatch_workers(broker, incoming, config, default_workers())
+    }
+
+    /// [`Cluster::new`] with `workers` tasks decoding and delivering
+    /// incoming messages (at least one). One publisher's messages are
+    /// handled by one worker at a time, in arrival order; messages whose
+    /// publisher the [`WireFormat`] cannot peek all go to one worker.
+    pub fn with_dispatch_workers(
+        broker: Arc<dyn Broker>,
+        incoming: mpsc::Receiver<Delivery>,
+        config: ClusterConfig,
+        workers: usize,
     ) -> Cluster {
         let (subscriptions, changes) = mpsc::unbounded_channel();
         let uid = random_id();
@@ -65,10 +84,11 @@ impl Cluster {
             label = shared.config.node_label.as_deref().unwrap_or(""),
             broker = shared.broker.kind(),
             format = shared.format.name(),
+            dispatch_workers = workers.max(1),
             "joined the cluster"
         );
         tokio::spawn(apply_subscriptions(shared.broker.clone(), changes));
-        tokio::spawn(dispatch(Arc::downgrade(&shared), incoming));
+        tokio::spawn(dispatch(Arc::downgrade(&shared), incoming, workers));
         Cluster(shared)
     }
 

@@ -10,7 +10,7 @@ mod date;
 mod de;
 pub(crate) mod json;
 mod map;
-pub(crate) mod msgpack;
+pub mod msgpack;
 mod number;
 mod ser;
 mod tree;

@@ -16,7 +16,7 @@ mod keeper;
 
 use super::inner::{AdapterInner, room_destination};
 use crate::format::Membership;
-use crate::message::Body;
+use crate::message::{Body, BroadcastKind};
 use crate::session_store::{packets_from, session_from};
 use smol_str::SmolStr;
 use std::sync::Arc;
@@ -54,12 +54,8 @@ impl AdapterInner {
             store.append(&self.ns, &logged, keep);
         }
         if !opts.flags.local {
-            let body = Body::RecoverableBroadcast {
-                packet: packet.clone(),
-                opts: opts.clone(),
-                offset: offset.clone(),
-            };
-            self.send(room_destination(&opts.rooms), body);
+            let kind = BroadcastKind::Recoverable(&offset);
+            self.send_broadcast(room_destination(&opts.rooms), &packet, opts, kind);
         }
         self.deliver_recoverable(packet, opts, offset);
     }

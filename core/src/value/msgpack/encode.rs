@@ -4,7 +4,7 @@
 use crate::value::tree::Value;
 
 /// Appends `value` to `out`.
-pub(crate) fn write_value(out: &mut Vec<u8>, value: &Value) {
+pub fn write_value(out: &mut Vec<u8>, value: &Value) {
     match value {
         Value::Null => out.push(0xc0),
         Value::Bool(b) => out.push(if *b { 0xc3 } else { 0xc2 }),
@@ -38,24 +38,28 @@ pub(crate) fn write_value(out: &mut Vec<u8>, value: &Value) {
 }
 
 /// Appends a string.
-pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
+#[inline]
+pub fn write_str(out: &mut Vec<u8>, s: &str) {
     write_len(out, s.len(), [0xd9, 0xda, 0xdb], Some((0xa0, 32)));
     out.extend_from_slice(s.as_bytes());
 }
 
 /// Appends an array header.
-pub(crate) fn write_array_len(out: &mut Vec<u8>, len: usize) {
+#[inline]
+pub fn write_array_len(out: &mut Vec<u8>, len: usize) {
     write_len(out, len, [0xdc, 0xdc, 0xdd], Some((0x90, 16)));
 }
 
 /// Appends a map header.
-pub(crate) fn write_map_len(out: &mut Vec<u8>, len: usize) {
+#[inline]
+pub fn write_map_len(out: &mut Vec<u8>, len: usize) {
     write_len(out, len, [0xde, 0xde, 0xdf], Some((0x80, 16)));
 }
 
 /// Writes a length with the fix form when it fits, else 8/16/32-bit forms
 /// (`formats` = [8-bit, 16-bit, 32-bit] markers; arrays and maps have no
 /// 8-bit form, so their first marker repeats the 16-bit one).
+#[inline]
 fn write_len(out: &mut Vec<u8>, len: usize, formats: [u8; 3], fix: Option<(u8, usize)>) {
     match fix {
         Some((marker, limit)) if len < limit => out.push(marker | len as u8),
@@ -74,7 +78,8 @@ fn write_len(out: &mut Vec<u8>, len: usize, formats: [u8; 3], fix: Option<(u8, u
 }
 
 /// Appends a non-negative integer in its smallest format.
-pub(crate) fn write_uint(out: &mut Vec<u8>, n: u64) {
+#[inline]
+pub fn write_uint(out: &mut Vec<u8>, n: u64) {
     if n < 0x80 {
         out.push(n as u8);
     } else if n < 0x100 {

@@ -6,13 +6,16 @@
 //! `undefined` is fixext1 type 0. Dates (fixext8 type 0 in milliseconds from
 //! notepack 2, the timestamp extension −1 from notepack 3) become the ISO
 //! strings `JSON.stringify` would make of them.
+//!
+//! The writing functions are public, for encoders that stream an envelope
+//! around values without building a `Value` tree (cluster broadcasts).
 
 mod decode;
 mod encode;
 
 pub use decode::DecodeError;
 pub(crate) use decode::decode;
-pub(crate) use encode::{write_array_len, write_map_len, write_str, write_uint, write_value};
+pub use encode::{write_array_len, write_map_len, write_str, write_uint, write_value};
 
 #[cfg(test)]
 mod tests;
