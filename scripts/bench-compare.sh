@@ -43,8 +43,10 @@ port=3900
 
 step "build (release): switchyard, switchyard-loadtest, the socketioxide server"
 cargo build --release --locked -p switchyard -p switchyard-loadtest >&2
-CARGO_TARGET_DIR="$target/compare" cargo build --release \
-  --manifest-path benches/compare/socketioxide/Cargo.toml >&2
+if [[ " $servers " == *" socketioxide "* ]]; then
+  CARGO_TARGET_DIR="$target/compare" cargo build --release \
+    --manifest-path benches/compare/socketioxide/Cargo.toml >&2
+fi
 if ! cmp -s package-lock.json node_modules/.installed-lock.json 2>/dev/null; then
   npm ci --no-audit --no-fund --loglevel=error >&2
   cp package-lock.json node_modules/.installed-lock.json
