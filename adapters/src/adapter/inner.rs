@@ -9,6 +9,7 @@ use crate::format::Destination;
 use crate::message::{Body, ClusterMessage, RequestId};
 use crate::random_id::random_id;
 use crate::requests::Requests;
+use bytes::Bytes;
 use parking_lot::Mutex;
 use smol_str::SmolStr;
 use std::collections::HashMap;
@@ -62,10 +63,14 @@ impl AdapterInner {
             nsp: self.ns.clone(),
             body,
         };
-        let Some((channel, bytes)) = self.cluster.format.encode(&message, to) else {
-            return;
-        };
-        // What goes where heartbeats go counts as one.
+        if let Some(encoded) = self.cluster.format.encode(&message, to) {
+            self.publish_encoded(encoded);
+        }
+    }
+
+    /// Publishes an encoded message; what goes where heartbeats go counts as
+    /// one.
+    pub(crate) fn publish_encoded(&self, (channel, bytes): (Channel, Bytes)) {
         if channel == self.heartbeat_channel {
             *self.last_broadcast.lock() = Instant::now();
         }

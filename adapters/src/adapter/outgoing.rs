@@ -5,7 +5,6 @@
 use super::inner::AdapterInner;
 use crate::format::Destination;
 use crate::message::{BroadcastKind, BroadcastRef};
-use std::time::Instant;
 use switchyard_core::BroadcastOptions;
 use switchyard_core::protocol::Packet;
 
@@ -27,12 +26,8 @@ impl AdapterInner {
             opts,
             kind,
         };
-        let Some((channel, bytes)) = self.cluster.format.encode_broadcast(&broadcast, to) else {
-            return;
-        };
-        if channel == self.heartbeat_channel {
-            *self.last_broadcast.lock() = Instant::now();
+        if let Some(encoded) = self.cluster.format.encode_broadcast(&broadcast, to) {
+            self.publish_encoded(encoded);
         }
-        self.cluster.broker.publish(&channel, bytes);
     }
 }
