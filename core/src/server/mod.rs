@@ -118,7 +118,6 @@ impl SocketIo {
             bytes_received,
             packets_sent,
             bytes_sent,
-            packets_written_directly: self.engine.written_directly(),
         }
     }
 

@@ -5,7 +5,6 @@
 
 #[path = "../common/mod.rs"]
 mod common;
-mod direct;
 mod http_options;
 mod polling;
 mod websocket;

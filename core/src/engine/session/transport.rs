@@ -3,9 +3,7 @@
 
 use super::{PollAnswer, Session, TransportKind, Upgrade, WsNext};
 use crate::engine::packet::{CLOSE, Frame};
-use crate::engine::ws::DirectWriter;
 use crate::engine::{CloseReason, EngineHandler};
-use bytes::BytesMut;
 use std::collections::VecDeque;
 use std::task::{Context, Poll};
 
@@ -97,10 +95,8 @@ impl<H: EngineHandler> Session<H> {
         }
     }
 
-    /// The client sent `5`: the WebSocket becomes the transport, with its
-    /// direct writer if it has one. `busy`: the WebSocket task holds bytes
-    /// not written yet.
-    pub(crate) fn complete_upgrade(&self, direct: Option<DirectWriter>, busy: bool) -> bool {
+    /// The client sent `5`: the WebSocket becomes the transport.
+    pub(crate) fn complete_upgrade(&self) -> bool {
         let waker = {
             let mut state = self.state.lock();
             if state.closed.is_some() {
@@ -108,8 +104,6 @@ impl<H: EngineHandler> Session<H> {
             }
             state.transport = TransportKind::WebSocket;
             state.upgrade = Upgrade::Idle;
-            state.ws_writing |= busy;
-            state.direct = direct;
             state.get_waker.take()
         };
         if let Some(w) = waker {
@@ -126,59 +120,19 @@ impl<H: EngineHandler> Session<H> {
         }
     }
 
-    /// Whether producers may write to this session's WebSocket themselves
-    /// (see `ws::direct`): configured, and no write delay to coalesce in.
-    pub(crate) fn wants_direct(&self) -> bool {
-        let config = &self.engine.config;
-        config.direct_writes && config.write_delay.is_zero()
-    }
-
-    /// Gives the WebSocket (just opened, holding nothing unwritten) a writer
-    /// producers may use while the connection task writes nothing.
-    pub(crate) fn attach_direct(&self, direct: DirectWriter) {
-        self.state.lock().direct = Some(direct);
-    }
-
-    /// Takes the direct writer away (its connection is over).
-    pub(crate) fn detach_direct(&self) {
-        let direct = self.state.lock().direct.take();
-        drop(direct);
-    }
-
-    /// The WebSocket task is about to write bytes of its own (a pong):
-    /// producers stop writing beside it until its next `poll_ws`; what a
-    /// producer's partial write left goes first into `raw`.
-    pub(crate) fn claim_ws(&self, raw: &mut BytesMut) {
-        let mut state = self.state.lock();
-        state.ws_writing = true;
-        if let Some(rest) = state.direct.as_mut().and_then(|d| d.take_rest()) {
-            raw.extend_from_slice(&rest);
-        }
-    }
-
-    /// Moves queued frames into `batch` for the WebSocket writer, after
-    /// what a producer's partial write left (into `raw`, as wire bytes).
-    /// `written`: the writer wrote everything it took before (otherwise it
-    /// still holds it, coalescing, and what it takes now adds to it).
+    /// Moves queued frames into `batch` for the WebSocket writer. `written`:
+    /// the writer wrote everything it took before (otherwise it still holds
+    /// it, coalescing, and what it takes now adds to it).
     pub(crate) fn poll_ws(
         &self,
         cx: &mut Context<'_>,
         batch: &mut VecDeque<Frame>,
         written: bool,
-        raw: &mut BytesMut,
     ) -> Poll<WsNext> {
         let mut state = self.state.lock();
         if written {
             state.ws_writing = false;
             state.writing_bytes = 0;
-        }
-        if let Some(rest) = state.direct.as_mut().and_then(|d| d.take_rest()) {
-            raw.extend_from_slice(&rest);
-            state.ws_writing = true;
-            state.record_wait();
-            std::mem::swap(&mut state.frames, batch);
-            state.writing_bytes += rest.len() + std::mem::take(&mut state.queued_bytes);
-            return Poll::Ready(WsNext::Frames);
         }
         if !state.frames.is_empty() {
             state.record_wait();

@@ -3,11 +3,9 @@
 
 mod conn;
 pub(crate) mod deflate;
-mod direct;
 pub(crate) mod frame;
 
-pub(crate) use conn::{Mode, run};
-pub(crate) use direct::{DirectWriter, Link, SharedTcp, Wrote};
+pub(crate) use conn::{Conn, Link, Mode, run};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;

@@ -2,7 +2,6 @@
 //! scratch buffer, each frame into the session's packets or the probe's
 //! steps as soon as it is decoded.
 
-use super::super::direct::WsIo;
 use super::super::frame::{self, OP_TEXT, WsError, WsEvent};
 use super::{Conn, Mode};
 use crate::engine::packet::{Frame, Incoming, Message, PONG_PROBE, parse_text};
@@ -15,7 +14,7 @@ use std::cell::RefCell;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
-use tokio::io::ReadBuf;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 const SCRATCH_SIZE: usize = 16 * 1024;
 
@@ -28,7 +27,7 @@ enum Read {
     Eof,
 }
 
-impl<H: EngineHandler, IO: WsIo> Conn<H, IO> {
+impl<H: EngineHandler, IO: AsyncRead + AsyncWrite + Unpin> Conn<H, IO> {
     /// Reads what arrived and handles its frames; returns whether anything
     /// was read, or `Err` with what `poll` returns once the connection is
     /// over.
@@ -165,11 +164,7 @@ impl<H: EngineHandler, IO: WsIo> Conn<H, IO> {
                 self.session.probed();
             }
             Some(Incoming::Upgrade) => {
-                let direct = match self.session.wants_direct() {
-                    true => self.io.direct_writer(),
-                    false => None,
-                };
-                if self.session.complete_upgrade(direct, !self.wbuf.is_empty()) {
+                if self.session.complete_upgrade() {
                     tracing::debug!(sid = %self.session.sid(), "upgraded to websocket");
                     self.session.engine.handler.on_upgrade(&self.session);
                     self.mode = Mode::Open;

@@ -22,7 +22,6 @@
 mod incoming;
 mod outgoing;
 
-use super::direct::{Link, WsIo};
 use super::frame::{self, CLOSE_NORMAL, Decoder, OP_PONG};
 use crate::engine::packet::Frame;
 use crate::engine::session::Session;
@@ -33,7 +32,18 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Sleep;
+
+/// What the handshake settled for the connection.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Link {
+    /// A v3 client that asked for base64 (`b64`) gets binary messages as
+    /// `b4<base64>` text.
+    pub takes_binary: bool,
+    /// permessage-deflate, when agreed.
+    pub deflate: Option<super::deflate::Agreed>,
+}
 
 /// How the connection starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,14 +73,8 @@ pub(crate) fn run<H, IO>(
 ) -> Conn<H, IO>
 where
     H: EngineHandler,
-    IO: WsIo,
+    IO: AsyncRead + AsyncWrite + Unpin,
 {
-    if mode == Mode::Open
-        && session.wants_direct()
-        && let Some(direct) = io.direct_writer()
-    {
-        session.attach_direct(direct);
-    }
     let max_message = session.engine.config.max_http_buffer_size;
     Conn {
         io,
@@ -97,7 +101,7 @@ where
     }
 }
 
-impl<H: EngineHandler, IO: WsIo> Future for Conn<H, IO> {
+impl<H: EngineHandler, IO: AsyncRead + AsyncWrite + Unpin> Future for Conn<H, IO> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
@@ -166,7 +170,7 @@ enum Next {
     Exit(Poll<()>),
 }
 
-impl<H: EngineHandler, IO: WsIo> Conn<H, IO> {
+impl<H: EngineHandler, IO: AsyncRead + AsyncWrite + Unpin> Conn<H, IO> {
     /// Runs loop turns until there is nothing to do, or the connection is
     /// over.
     fn turn(&mut self, cx: &mut Context<'_>) -> Poll<()> {
@@ -257,10 +261,6 @@ impl<H: EngineHandler, IO: WsIo> Conn<H, IO> {
             if let Some(payload) = self.pending_pong.take()
                 && !self.closing
             {
-                if self.mode == Mode::Open {
-                    // Keeps producers from writing beside it (see `direct`).
-                    self.session.claim_ws(&mut self.wbuf);
-                }
                 frame::encode(&mut self.wbuf, OP_PONG, &payload);
                 return Next::Again;
             }
@@ -348,15 +348,6 @@ impl<H: EngineHandler, IO: WsIo> Conn<H, IO> {
     fn finish(&mut self) {
         if self.mode == Mode::Open && self.session.closed_reason().is_none() {
             self.session.close(CloseReason::TransportClose);
-        }
-    }
-}
-
-impl<H: EngineHandler, IO> Drop for Conn<H, IO> {
-    fn drop(&mut self) {
-        // The session must not keep the socket open once its task is gone.
-        if self.mode == Mode::Open {
-            self.session.detach_direct();
         }
     }
 }
