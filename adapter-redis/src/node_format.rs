@@ -60,11 +60,21 @@ impl NodeFormat {
         }
     }
 
+    /// What follows `<prefix>-<kind>#` in `channel` (`<prefix>#` when
+    /// `kind` is empty), matched without building the prefix: every
+    /// delivery is matched so.
+    fn after<'c>(&self, channel: &'c str, kind: &str) -> Option<&'c str> {
+        let rest = channel.strip_prefix(self.prefix.as_str())?;
+        let rest = match kind {
+            "" => rest,
+            _ => rest.strip_prefix('-')?.strip_prefix(kind)?,
+        };
+        rest.strip_prefix('#')
+    }
+
     /// The namespace a request or response channel belongs to.
     fn namespace_of(&self, channel: &str, kind: &str) -> Option<SmolStr> {
-        let rest = channel
-            .strip_prefix(&format!("{}-{kind}#", self.prefix))?
-            .strip_suffix('#')?;
+        let rest = self.after(channel, kind)?.strip_suffix('#')?;
         // `<ns>` or, for a node's own responses, `<ns>#<uid>`.
         let ns = match rest.rfind('#') {
             Some(at) if !rest[at + 1..].starts_with('/') => &rest[..at],
@@ -125,7 +135,7 @@ impl WireFormat for NodeFormat {
 
     fn decode(&self, delivery: &Delivery) -> Result<ClusterMessage, MessageError> {
         let channel = delivery.channel.as_str();
-        if channel.starts_with(&format!("{}-switchyard#", self.prefix)) {
+        if self.after(channel, "switchyard").is_some() {
             return ClusterMessage::decode(&delivery.payload);
         }
         if let Some(ns) = self.namespace_of(channel, "request") {
@@ -134,7 +144,7 @@ impl WireFormat for NodeFormat {
         if let Some(ns) = self.namespace_of(channel, "response") {
             return decode::decode_response(ns, decode::parse(&delivery.payload)?);
         }
-        if channel.starts_with(&format!("{}#", self.prefix)) {
+        if self.after(channel, "").is_some() {
             return decode::decode_broadcast(&delivery.payload);
         }
         Err(invalid(format!(
@@ -149,6 +159,8 @@ mod encode;
 mod encode_broadcast;
 mod publisher;
 
+#[cfg(test)]
+mod decode_broadcast_tests;
 #[cfg(test)]
 mod encode_broadcast_tests;
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! Cluster messages: a room broadcast encoded and decoded in Switchyard's
 //! own format and in Node's Redis adapter format; encoded from an owned
 //! message (`encode/<format>/…`) and from the borrowed broadcast the
-//! adapter sends (`encode/<format>-borrowed/…`).
+//! adapter sends (`encode/<format>-borrowed/…`); and a heartbeat decoded,
+//! for what reading broadcasts apart costs other messages.
 #![allow(missing_docs)] // criterion_group! generates undocumented items
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -72,6 +73,19 @@ fn formats(c: &mut Criterion) {
             });
         }
     }
+    // Not a broadcast: what trying the broadcast fast path first costs.
+    let heartbeat = ClusterMessage {
+        uid: "0123456789abcdef".into(),
+        nsp: "/".into(),
+        body: Body::Heartbeat,
+    };
+    let delivery = Delivery {
+        channel: "socket.io-cluster#/#".to_owned(),
+        payload: heartbeat.encode(),
+    };
+    group.bench_function("decode/native/heartbeat", |b| {
+        b.iter(|| NativeFormat.decode(black_box(&delivery)))
+    });
     group.finish();
 }
 

@@ -12,7 +12,8 @@ use switchyard_cluster::NodeId;
 use switchyard_cluster::message::{
     Body, ClusterMessage, EMITTER_UID, MessageError, RequestId, packet_from_value,
 };
-use switchyard_core::protocol::PacketKind;
+use switchyard_core::protocol::{Packet, PacketKind};
+use switchyard_core::value::msgpack::Reader;
 use switchyard_core::value::{Map, from_msgpack};
 use switchyard_core::{BroadcastOptions, Room, Value, from_value};
 
@@ -25,7 +26,38 @@ pub(super) fn parse(payload: &Bytes) -> Result<Value, MessageError> {
     }
 }
 
+/// A broadcast, `[uid, packet, opts]`: read straight into its packet and
+/// options when it is in the shape Node and Switchyard write, else (or on
+/// anything unexpected) through a `Value` tree, which decides.
 pub(super) fn decode_broadcast(payload: &Bytes) -> Result<ClusterMessage, MessageError> {
+    match broadcast_fast(payload) {
+        Some(message) => Ok(message),
+        None => decode_broadcast_tree(payload),
+    }
+}
+
+/// The fast path of [`decode_broadcast`]: `None` when `payload` leaves
+/// the shape it reads.
+pub(super) fn broadcast_fast(payload: &Bytes) -> Option<ClusterMessage> {
+    let mut reader = Reader::new(payload);
+    if reader.array_len().ok()? != 3 {
+        return None;
+    }
+    let uid = NodeId::new(reader.str().ok()?);
+    let packet = ClusterMessage::read_event(&mut reader)?;
+    let (opts, offset) = ClusterMessage::read_opts(&mut reader, Some("offset"))?;
+    reader.finish().ok()?;
+    let nsp = packet.ns.clone();
+    Some(ClusterMessage {
+        uid,
+        nsp,
+        body: broadcast_body(packet, opts, offset),
+    })
+}
+
+/// A broadcast through a `Value` tree of it: any shape, and the reference
+/// the fast path agrees with.
+pub(super) fn decode_broadcast_tree(payload: &Bytes) -> Result<ClusterMessage, MessageError> {
     let Some(Value::Array(parts)) = from_msgpack(payload)? else {
         return Err(invalid("a broadcast is [uid, packet, opts]"));
     };
@@ -36,7 +68,7 @@ pub(super) fn decode_broadcast(payload: &Bytes) -> Result<ClusterMessage, Messag
         _ => return Err(invalid("broadcast uid")),
     };
     let nsp = SmolStr::new(packet.get("nsp").and_then(Value::as_str).unwrap_or("/"));
-    let mut packet = packet_from_value(packet, &nsp)?;
+    let packet = packet_from_value(packet, &nsp)?;
     let mut opts = opts;
     let offset = match &mut opts {
         Value::Object(map) => match map.swap_remove("offset") {
@@ -47,7 +79,13 @@ pub(super) fn decode_broadcast(payload: &Bytes) -> Result<ClusterMessage, Messag
         _ => None,
     };
     let opts: BroadcastOptions = from_value(opts).map_err(|e| invalid(format!("opts: {e}")))?;
-    let body = match offset {
+    let body = broadcast_body(packet, opts, offset);
+    Ok(ClusterMessage { uid, nsp, body })
+}
+
+/// A broadcast's body: recoverable when `opts` carried an offset.
+fn broadcast_body(mut packet: Packet, opts: BroadcastOptions, offset: Option<SmolStr>) -> Body {
+    match offset {
         // A Switchyard node's recoverable broadcast: the offset goes back
         // at the end of the arguments.
         Some(offset) => {
@@ -65,8 +103,7 @@ pub(super) fn decode_broadcast(payload: &Bytes) -> Result<ClusterMessage, Messag
             opts,
             request_id: None,
         },
-    };
-    Ok(ClusterMessage { uid, nsp, body })
+    }
 }
 
 fn string(map: &Map, key: &str) -> Option<String> {

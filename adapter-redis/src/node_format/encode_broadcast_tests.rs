@@ -10,7 +10,7 @@ use switchyard_core::{BroadcastFlags, BroadcastOptions, Room, Value, object};
 
 /// Events of every shape (text, unicode, nested objects, binary
 /// attachments, ack ids, a trailing offset) and a packet never broadcast.
-fn packets() -> Vec<Packet> {
+pub(super) fn packets() -> Vec<Packet> {
     let nested = object! {
         "user" => object! { "name" => "Zoë 🚀", "n" => -40_000 },
         "list" => Value::Array((0..20).map(Value::from).collect()),
@@ -44,7 +44,7 @@ fn packets() -> Vec<Packet> {
 }
 
 /// Targeting: every flag, with and without rooms and exceptions.
-fn options() -> Vec<BroadcastOptions> {
+pub(super) fn options() -> Vec<BroadcastOptions> {
     let many: Vec<Room> = (0..20).map(|i| Room::from(format!("r{i}"))).collect();
     let mut all = Vec::new();
     for (rooms, except) in [(vec![], vec![]), (vec!["a".into()], many)] {

@@ -13,7 +13,7 @@ fn format() -> NodeFormat {
     NodeFormat::new("socket.io", false)
 }
 
-fn hex(text: &str) -> Bytes {
+pub(super) fn hex(text: &str) -> Bytes {
     let digits: Vec<u8> = text.bytes().collect();
     Bytes::from(
         digits
@@ -44,7 +44,7 @@ fn event(packet: &switchyard_core::protocol::Packet) -> (&str, &[Value]) {
 /// `notepack.encode(["abc123", {type: 2, data: ["news", {n: 1.5, big: 12345678901, s: "é"},
 /// Buffer.from([1, 2, 3]), null, true], nsp: "/chat"}, {rooms: ["r1"], except: ["x"],
 /// flags: {volatile: true}}])`
-const NODE_BROADCAST: &str = "93a66162633132338\
+pub(super) const NODE_BROADCAST: &str = "93a66162633132338\
 3a47479706502a46461746195a46e65777383a16ecb3ff8000000000000a3626967cf00000002dfdc1c35a173a2c3a9c4\
 03010203c0c3a36e7370a52f6368617483a5726f6f6d7391a27231a665786365707491a178a5666c61677381a8766f6c\
 6174696c65c3";

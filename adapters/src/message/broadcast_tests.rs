@@ -56,7 +56,7 @@ fn argument_sets() -> Vec<Vec<Value>> {
 
 /// Packets: events with and without an ack id and with names of every
 /// length, and the kinds that are never broadcast but still carried.
-fn packets() -> Vec<Packet> {
+pub(super) fn packets() -> Vec<Packet> {
     let mut packets = Vec::new();
     for (i, args) in argument_sets().into_iter().enumerate() {
         for (ns, name, ack) in [
@@ -91,7 +91,7 @@ fn packets() -> Vec<Packet> {
 
 /// Targeting with every flag, and without or with rooms and exceptions
 /// (short, long, many).
-fn options() -> Vec<BroadcastOptions> {
+pub(super) fn options() -> Vec<BroadcastOptions> {
     let many: Vec<Room> = (0..20).map(|i| Room::from(format!("room-{i}"))).collect();
     let mut all = Vec::new();
     for (rooms, except) in [

@@ -14,28 +14,45 @@ use smol_str::SmolStr;
 use switchyard_core::value::{ValueError, from_msgpack};
 use switchyard_core::{Room, Value, from_value};
 
+mod parts;
+mod stream;
+#[cfg(test)]
+mod stream_tests;
+
 impl ClusterMessage {
     /// Reads a message; anything malformed is an error, never a panic.
+    /// Broadcasts, the bulk of the traffic, are read straight into their
+    /// packet and options; anything else, or anything unexpected in them,
+    /// through a `Value` tree of the whole message.
     pub fn decode(bytes: &Bytes) -> Result<ClusterMessage, MessageError> {
-        let Some(Value::Object(mut map)) = from_msgpack(bytes)? else {
-            return Err(invalid("not a map"));
-        };
-        let uid = match map.swap_remove("uid") {
-            Some(Value::String(s)) => NodeId::from(s),
-            _ => return Err(invalid("uid")),
-        };
-        let nsp = match map.swap_remove("nsp") {
-            Some(Value::String(s)) => SmolStr::from(s),
-            _ => return Err(invalid("nsp")),
-        };
-        let type_code = map
-            .get("type")
-            .and_then(Value::as_u64)
-            .ok_or_else(|| invalid("type"))?;
-        let data = map.swap_remove("data").unwrap_or(Value::Null);
-        let body = body(type_code, data, &nsp)?;
-        Ok(ClusterMessage { uid, nsp, body })
+        match stream::broadcast(bytes) {
+            Some(message) => Ok(message),
+            None => decode_tree(bytes),
+        }
     }
+}
+
+/// Reads a message through a `Value` tree of it: every type, and the
+/// reference the broadcast fast path agrees with.
+fn decode_tree(bytes: &Bytes) -> Result<ClusterMessage, MessageError> {
+    let Some(Value::Object(mut map)) = from_msgpack(bytes)? else {
+        return Err(invalid("not a map"));
+    };
+    let uid = match map.swap_remove("uid") {
+        Some(Value::String(s)) => NodeId::from(s),
+        _ => return Err(invalid("uid")),
+    };
+    let nsp = match map.swap_remove("nsp") {
+        Some(Value::String(s)) => SmolStr::from(s),
+        _ => return Err(invalid("nsp")),
+    };
+    let type_code = map
+        .get("type")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| invalid("type"))?;
+    let data = map.swap_remove("data").unwrap_or(Value::Null);
+    let body = body(type_code, data, &nsp)?;
+    Ok(ClusterMessage { uid, nsp, body })
 }
 
 /// The body of a message of type `type_code` in namespace `nsp`.

@@ -22,6 +22,7 @@ pub use date::iso_string;
 pub use de::from_value;
 pub use map::Map;
 pub use msgpack::DecodeError as MsgpackError;
+pub use msgpack::{DEFAULT_MAX_ELEMENTS, Reader as MsgpackReader};
 pub use number::Number;
 pub use ser::to_value;
 pub use tree::{Value, ValueError};
@@ -32,10 +33,6 @@ pub fn to_msgpack(value: &Value) -> Vec<u8> {
     msgpack::write_value(&mut out, value);
     out
 }
-
-/// Most values a document decoded without an explicit budget may hold
-/// (what [`from_msgpack`] allows).
-pub const DEFAULT_MAX_ELEMENTS: usize = 1_000_000;
 
 /// Decodes one MessagePack document spanning all of `bytes` (`None` for
 /// notepack's `undefined`), of at most [`DEFAULT_MAX_ELEMENTS`] values.

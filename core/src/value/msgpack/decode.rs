@@ -1,16 +1,17 @@
 //! Reading one MessagePack document into a `Value`, within a nesting depth
 //! and a budget of values, with notepack's extensions.
 
+use super::reader::Reader;
 use crate::value::date::iso_string;
 use crate::value::map::Map;
 use crate::value::tree::Value;
-use bytes::{Buf, Bytes};
+use bytes::Bytes;
 
 /// Nesting deeper than this is refused (a hostile peer could nest millions).
 pub(crate) const MAX_DEPTH: usize = 128;
 
 /// Why a MessagePack document could not be read.
-#[derive(Debug, thiserror::Error, PartialEq)]
+#[derive(Clone, Debug, thiserror::Error, PartialEq)]
 pub enum DecodeError {
     /// The input ends inside a value.
     #[error("msgpack input ends early")]
@@ -27,6 +28,9 @@ pub enum DecodeError {
     /// A map key is neither a string nor a number.
     #[error("msgpack object key must be a string or a number")]
     InvalidKey,
+    /// A typed read found a value of another kind (nothing was read).
+    #[error("msgpack: expected {0}")]
+    Unexpected(&'static str),
     /// Bytes remain after the document.
     #[error("{0} trailing bytes after the msgpack document")]
     Trailing(usize),
@@ -35,80 +39,60 @@ pub enum DecodeError {
     TooManyElements(usize),
 }
 
+/// Most values a document decoded without an explicit budget may hold
+/// (what [`from_msgpack`](crate::value::from_msgpack) allows).
+pub const DEFAULT_MAX_ELEMENTS: usize = 1_000_000;
+
 /// Reads one document that must span all of `input`, made of at most
 /// `max_elements` values. `None` is notepack's `undefined`.
 pub(crate) fn decode(input: &Bytes, max_elements: usize) -> Result<Option<Value>, DecodeError> {
-    let mut reader = Reader {
-        buf: input.clone(),
-        max_elements,
-        elements: max_elements,
-        claimed: 0,
-    };
-    let value = reader.value(0)?;
-    match reader.buf.remaining() {
-        0 => Ok(value),
-        n => Err(DecodeError::Trailing(n)),
-    }
+    let mut reader = Reader::with_max_elements(input, max_elements);
+    let value = reader.value()?;
+    reader.finish()?;
+    Ok(value)
 }
 
-struct Reader {
-    buf: Bytes,
-    max_elements: usize,
-    /// Values still allowed.
-    elements: usize,
-    /// Elements announced by the arrays and maps being read and not started
-    /// yet. Each takes at least a byte, so together they never exceed the
-    /// input left: a length field can reserve no more than the input holds,
-    /// summed over every level of nesting.
-    claimed: usize,
-}
-
-impl Reader {
-    /// Accounts for a container announcing `n` elements; returns the
-    /// capacity worth reserving for them.
-    fn claim(&mut self, n: usize) -> Result<usize, DecodeError> {
-        let claimed = self.claimed.saturating_add(n);
-        if claimed > self.buf.remaining() {
-            return Err(DecodeError::Truncated);
-        }
-        self.claimed = claimed;
-        Ok(n.min(self.elements))
-    }
-
+/// Reading whole values, recursively: `depth` is the nesting of the value
+/// read, checked against [`MAX_DEPTH`].
+impl Reader<'_> {
     /// An announced element starts.
     fn start_element(&mut self) {
         self.claimed = self.claimed.saturating_sub(1);
     }
 
-    fn need(&self, n: usize) -> Result<(), DecodeError> {
-        if self.buf.remaining() < n {
-            Err(DecodeError::Truncated)
-        } else {
-            Ok(())
-        }
-    }
     fn u8(&mut self) -> Result<u8, DecodeError> {
-        self.need(1)?;
-        Ok(self.buf.get_u8())
+        Ok(self.slice(1)?[0])
     }
     fn u16(&mut self) -> Result<usize, DecodeError> {
-        self.need(2)?;
-        Ok(usize::from(self.buf.get_u16()))
+        let b = self.slice(2)?;
+        Ok(usize::from(u16::from_be_bytes([b[0], b[1]])))
     }
     fn u32(&mut self) -> Result<usize, DecodeError> {
-        self.need(4)?;
-        Ok(self.buf.get_u32() as usize)
+        Ok(self.be32()? as usize)
+    }
+    fn be32(&mut self) -> Result<u32, DecodeError> {
+        let b = self.slice(4)?;
+        Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    }
+    fn be64(&mut self) -> Result<u64, DecodeError> {
+        let b = self.slice(8)?;
+        Ok(u64::from_be_bytes([
+            b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
+        ]))
     }
     fn take(&mut self, n: usize) -> Result<Bytes, DecodeError> {
-        self.need(n)?;
-        Ok(self.buf.split_to(n))
+        let start = self.pos;
+        self.slice(n)?;
+        Ok(self.input.slice(start..self.pos))
     }
     fn string(&mut self, n: usize) -> Result<String, DecodeError> {
-        let bytes = self.take(n)?;
-        String::from_utf8(bytes.to_vec()).map_err(|_| DecodeError::InvalidUtf8)
+        let bytes = self.slice(n)?;
+        std::str::from_utf8(bytes)
+            .map(str::to_owned)
+            .map_err(|_| DecodeError::InvalidUtf8)
     }
 
-    fn value(&mut self, depth: usize) -> Result<Option<Value>, DecodeError> {
+    pub(super) fn value_at(&mut self, depth: usize) -> Result<Option<Value>, DecodeError> {
         if depth > MAX_DEPTH {
             return Err(DecodeError::TooDeep);
         }
@@ -207,37 +191,16 @@ impl Reader {
     #[inline]
     fn number(&mut self, marker: u8) -> Result<Value, DecodeError> {
         Ok(match marker {
-            0xca => {
-                self.need(4)?;
-                Value::from(f64::from(self.buf.get_f32()))
-            }
-            0xcb => {
-                self.need(8)?;
-                Value::from(self.buf.get_f64())
-            }
+            0xca => Value::from(f64::from(f32::from_bits(self.be32()?))),
+            0xcb => Value::from(f64::from_bits(self.be64()?)),
             0xcc => Value::from(self.u8()?),
             0xcd => Value::from(self.u16()?),
             0xce => Value::from(self.u32()?),
-            0xcf => {
-                self.need(8)?;
-                Value::from(self.buf.get_u64())
-            }
-            0xd0 => {
-                self.need(1)?;
-                Value::from(self.buf.get_i8())
-            }
-            0xd1 => {
-                self.need(2)?;
-                Value::from(self.buf.get_i16())
-            }
-            0xd2 => {
-                self.need(4)?;
-                Value::from(self.buf.get_i32())
-            }
-            0xd3 => {
-                self.need(8)?;
-                Value::from(self.buf.get_i64())
-            }
+            0xcf => Value::from(self.be64()?),
+            0xd0 => Value::from(self.u8()? as i8),
+            0xd1 => Value::from(self.u16()? as u16 as i16),
+            0xd2 => Value::from(self.be32()? as i32),
+            0xd3 => Value::from(self.be64()? as i64),
             _ => return Err(DecodeError::InvalidFormat(marker)),
         })
     }
@@ -246,8 +209,7 @@ impl Reader {
     /// `undefined` (1 byte) or a `Date` (8 bytes); the sized forms' type 0 is an
     /// `ArrayBuffer`. Other types become `[type, bytes]`, as notepack returns.
     fn ext(&mut self, len: usize, fixed: bool) -> Result<Value, DecodeError> {
-        self.need(1)?;
-        let kind = self.buf.get_i8();
+        let kind = self.u8()? as i8;
         let data = self.take(len)?;
         let be32 = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
         Ok(match (kind, fixed, len) {
@@ -283,7 +245,7 @@ impl Reader {
         let mut items = Vec::with_capacity(self.claim(len)?);
         for _ in 0..len {
             self.start_element();
-            items.push(self.value(depth + 1)?.unwrap_or(Value::Null));
+            items.push(self.value_at(depth + 1)?.unwrap_or(Value::Null));
         }
         Ok(Value::Array(items))
     }
@@ -294,14 +256,14 @@ impl Reader {
         let mut entries = Map::with_capacity(capacity);
         for _ in 0..len {
             self.start_element();
-            let key = match self.value(depth + 1)? {
+            let key = match self.value_at(depth + 1)? {
                 Some(Value::String(s)) => s,
                 Some(Value::Number(n)) => n.to_string(),
                 _ => return Err(DecodeError::InvalidKey),
             };
             // `undefined` members do not exist in JavaScript: drop them.
             self.start_element();
-            if let Some(value) = self.value(depth + 1)? {
+            if let Some(value) = self.value_at(depth + 1)? {
                 entries.insert(key, value);
             }
         }
