@@ -117,6 +117,12 @@ for round in $(seq "$repeat"); do
         step "floor · round $round"
         taskset -c 0,1 "$loadtest" --json floor --mode write --duration 5 >"$results/floor-write.loadtest.$round.json"
         taskset -c 0,1 "$loadtest" --json floor --mode echo --duration 5 >"$results/floor-echo.loadtest.$round.json"
+        for rate in 50 200; do
+          case " $scenarios " in *" fanout$rate "*)
+            taskset -c 0,1 "$loadtest" --json floor --mode write --rate "$rate" --duration "$duration" \
+              >"$results/floor-write$rate.loadtest.$round.json" ;;
+          esac
+        done
         ;;
       connect)
         for s in $servers; do

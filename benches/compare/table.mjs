@@ -59,6 +59,10 @@ const out = [];
 const say = (line = "") => out.push(line);
 const floorWrite = pick(reports["floor-write"]?.loadtest ?? [], (r) => r.cpu_us_per_message);
 const floorEcho = pick(reports["floor-echo"]?.loadtest ?? [], (r) => r.cpu_us_per_message);
+// The write floor paced like each fan-out (one write to every socket per round).
+const floorPaced = Object.fromEntries(
+  [50, 200].map((rate) => [rate, pick(reports[`floor-write${rate}`]?.loadtest ?? [], (r) => r.cpu_us_per_message)]),
+);
 const machine = (() => {
   try {
     return readFileSync(join(dir, "machine.txt"), "utf8").trim().split("\n");
@@ -79,6 +83,11 @@ if (floorWrite !== undefined || floorEcho !== undefined) {
   say("Kernel floor (`switchyard-loadtest floor`, one thread doing the work, another the peers):");
   say(`one 100-byte loopback write costs **${num(floorWrite, 2)} µs** of CPU; one read plus one`);
   say(`write (an echo) **${num(floorEcho, 2)} µs**.`);
+  const paced = [50, 200].filter((rate) => floorPaced[rate] !== undefined);
+  if (paced.length) {
+    say(`Paced like the fan-outs (\`floor --rate R\`: a write to each of the 1,000 sockets R times a second,`);
+    say(`so that the kernel wakes idle readers as it does in a fan-out): ${paced.map((rate) => `**${num(floorPaced[rate], 2)} µs** at ${rate}/s`).join(", ")}.`);
+  }
   say();
 }
 
@@ -111,13 +120,13 @@ if (reports.echo) {
   say();
 }
 
-const fanoutRow = (label, r) => {
+const fanoutRow = (label, r, paced) => {
   const cpu = pick(r, (x) => x.server?.cpu_us_per_unit);
   const bad = failed(r) ? ` (${failed(r)} run(s) failed)` : "";
-  return `| ${label}${bad} | ${num(pick(r, (x) => x.deliveries_per_sec))} | ${num(pick(r, (x) => x.loss_ratio * 100), 3)} % | ${num(pick(r, (x) => x.duplicates))} / ${num(pick(r, (x) => x.out_of_order))} | ${ms(pick(r, (x) => x.latency_us.p50))} | **${ms(pick(r, (x) => x.latency_us.p99))}** | ${ms(pick(r, (x) => x.latency_us.max))} | **${num(cpu, 2)} µs** | ${ratio(cpu, floorWrite)} |`;
+  return `| ${label}${bad} | ${num(pick(r, (x) => x.deliveries_per_sec))} | ${num(pick(r, (x) => x.loss_ratio * 100), 3)} % | ${num(pick(r, (x) => x.duplicates))} / ${num(pick(r, (x) => x.out_of_order))} | ${ms(pick(r, (x) => x.latency_us.p50))} | **${ms(pick(r, (x) => x.latency_us.p99))}** | ${ms(pick(r, (x) => x.latency_us.max))} | **${num(cpu, 2)} µs** | ${ratio(cpu, floorWrite)} | ${ratio(cpu, paced)} |`;
 };
 const FANOUT_HEAD =
-  "| server | delivered/s | lost | dup. / out of order | p50 | p99 | max | server CPU per delivery | vs write floor |\n|---|---|---|---|---|---|---|---|---|";
+  "| server | delivered/s | lost | dup. / out of order | p50 | p99 | max | server CPU per delivery | vs write floor | vs paced floor |\n|---|---|---|---|---|---|---|---|---|---|";
 
 for (const rate of [50, 200]) {
   const key = `fanout${rate}`;
@@ -125,7 +134,7 @@ for (const rate of [50, 200]) {
   say(`**Fan-out**, 1,000 subscribers × ${rate} msg/s × 100 B (${num(rate * 1000)} deliveries/s), ${rounds(key)} rounds:`);
   say();
   say(FANOUT_HEAD);
-  for (const s of servers(key)) say(fanoutRow(LABEL[s], reports[key][s]));
+  for (const s of servers(key)) say(fanoutRow(LABEL[s], reports[key][s], floorPaced[rate]));
   say();
 }
 

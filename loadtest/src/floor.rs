@@ -39,6 +39,12 @@ pub struct FloorArgs {
     /// How long to measure, in seconds.
     #[arg(long, default_value_t = 5.0)]
     pub duration: f64,
+    /// `write` only: rounds per second, each one message to every socket
+    /// and then a pause, as a fan-out at this rate writes (the kernel then
+    /// wakes idle readers, which a saturated run rarely does); 0: as fast
+    /// as possible.
+    #[arg(long, default_value_t = 0.0)]
+    pub rate: f64,
 }
 
 /// What the floor measured.
@@ -48,6 +54,8 @@ pub struct FloorReport {
     pub scenario: &'static str,
     /// `write` or `echo`.
     pub mode: &'static str,
+    /// Rounds per second of a paced `write` run (0: as fast as possible).
+    pub rate: f64,
     /// Messages handled by the measured thread.
     pub messages: u64,
     /// Its CPU seconds (user and system).
@@ -83,8 +91,13 @@ pub async fn run(args: &FloorArgs) -> Result<Outcome, String> {
         .await
         .map_err(|e| e.to_string())??;
     let human = format!(
-        "floor ({}): {} messages in {:.2} CPU s of the measured thread: {:.2} µs CPU per message ({:.0}/s)",
+        "floor ({}{}): {} messages in {:.2} CPU s of the measured thread: {:.2} µs CPU per message ({:.0}/s)",
         report.mode,
+        if report.rate > 0.0 {
+            format!(", {}/s", report.rate)
+        } else {
+            String::new()
+        },
         report.messages,
         report.cpu_seconds,
         report.cpu_us_per_message,
@@ -115,7 +128,17 @@ fn measure(args: &FloorArgs) -> Result<FloorReport, String> {
     let message = vec![b'x'; size];
     let mut buf = vec![0u8; size];
     let (mut messages, cpu_start, started) = (0u64, thread_cpu(), Instant::now());
+    let pause = (mode == FloorMode::Write && args.rate > 0.0)
+        .then(|| Duration::from_secs_f64(1.0 / args.rate));
+    let mut next_round = started;
     'run: loop {
+        if let Some(pause) = pause {
+            next_round += pause;
+            if started.elapsed() >= run_for {
+                break 'run;
+            }
+            std::thread::sleep(next_round.saturating_duration_since(Instant::now()));
+        }
         for stream in &mut streams {
             match mode {
                 FloorMode::Write => stream.write_all(&message).map_err(io)?,
@@ -139,6 +162,7 @@ fn measure(args: &FloorArgs) -> Result<FloorReport, String> {
             FloorMode::Write => "write",
             FloorMode::Echo => "echo",
         },
+        rate: pause.map_or(0.0, |_| args.rate),
         messages,
         cpu_seconds: cpu,
         cpu_us_per_message: cpu * 1e6 / messages.max(1) as f64,
