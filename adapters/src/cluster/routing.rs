@@ -24,8 +24,13 @@ pub(crate) struct PublisherRoutes {
     /// Messages each worker has finished, counted by the worker.
     finished: Vec<Arc<AtomicU64>>,
     /// Each publisher's worker, and the count of messages routed there
-    /// once its last message was.
+    /// once its last message was. At most [`REMEMBERED`] entries.
     publishers: HashMap<SmolStr, (usize, u64)>,
+    /// When every remembered publisher is busy, a new one is not
+    /// remembered: it goes to the first worker, as unknown publishers do,
+    /// and so does every publisher not remembered until that worker has
+    /// finished this many messages (so none of theirs is overtaken).
+    overflow_last: u64,
 }
 
 impl PublisherRoutes {
@@ -37,6 +42,7 @@ impl PublisherRoutes {
             routed: vec![0; workers],
             finished: (0..workers).map(|_| Arc::new(AtomicU64::new(0))).collect(),
             publishers: HashMap::new(),
+            overflow_last: 0,
         }
     }
 
@@ -52,22 +58,28 @@ impl PublisherRoutes {
             self.routed[0] += 1;
             return 0;
         };
+        let known = self.publishers.contains_key(publisher);
+        if !known && self.publishers.len() >= REMEMBERED {
+            self.forget_idle();
+        }
+        let remember = known || self.publishers.len() < REMEMBERED;
         let worker = match self.publishers.get(publisher) {
             Some(&(worker, last)) if !self.is_done(worker, last) => worker,
             Some(&(worker, _)) if self.load(worker) == self.least_load() => worker,
+            None if !remember || !self.is_done(0, self.overflow_last) => 0,
             _ => self.least_loaded(),
         };
         self.routed[worker] += 1;
         let last = self.routed[worker];
-        match self.publishers.get_mut(publisher) {
-            Some(route) => *route = (worker, last),
-            None => {
-                if self.publishers.len() >= REMEMBERED {
-                    self.forget_idle();
-                }
-                self.publishers
-                    .insert(SmolStr::new(publisher), (worker, last));
-            }
+        if !remember {
+            // A flood of publishers (a hostile peer can name any): the
+            // table stays bounded, the order holds.
+            self.overflow_last = last;
+        } else if let Some(route) = self.publishers.get_mut(publisher) {
+            *route = (worker, last);
+        } else {
+            self.publishers
+                .insert(SmolStr::new(publisher), (worker, last));
         }
         worker
     }
@@ -159,6 +171,33 @@ mod tests {
             assert_eq!(routes.route(None), 0);
         }
         assert_eq!(PublisherRoutes::new(0).route(Some("a")), 0);
+    }
+
+    #[test]
+    fn a_flood_of_busy_publishers_is_bounded_and_keeps_each_order() {
+        let mut routes = PublisherRoutes::new(2);
+        // Workers stalled: nothing finishes, every publisher stays busy.
+        let mut first = HashMap::new();
+        for round in 0..2 {
+            for p in 0..REMEMBERED * 10 {
+                let name = format!("p{p}");
+                let worker = routes.route(Some(&name));
+                let was = *first.entry(name).or_insert(worker);
+                assert_eq!(
+                    worker, was,
+                    "round {round}: publisher p{p} moved while busy"
+                );
+            }
+        }
+        assert!(routes.publishers.len() <= REMEMBERED);
+        // The flood went to worker 0; once it drains, new publishers spread again.
+        let routed = routes.routed.clone();
+        finish(&routes, 0, routed[0]);
+        finish(&routes, 1, routed[1]);
+        let spread: std::collections::HashSet<usize> = (0..8)
+            .map(|p| routes.route(Some(&format!("new{p}"))))
+            .collect();
+        assert_eq!(spread.len(), 2, "new publishers all on one worker");
     }
 
     #[test]
