@@ -53,7 +53,7 @@ export class Node {
 }
 
 /** Three nodes over `adapter` behind HAProxy round-robin. */
-export async function deployment(adapter, { log = false } = {}) {
+export async function deployment(adapter, { log = !!process.env.ROLLING_LOG } = {}) {
   const prefix = `roll-${randomBytes(4).toString("hex")}`;
   const nodes = [];
   for (let i = 0; i < 3; i++) nodes.push(new Node(i, await freePort(), { adapter, prefix, log }));
@@ -72,7 +72,9 @@ export async function deployment(adapter, { log = false } = {}) {
 /** An official client in room `room`, recording every delivery and (re)connection. */
 function subscriber(url, room) {
   const socket = io(url, { forceNew: true, reconnectionDelayMax: 2000 });
-  const record = { socket, received: [], times: [], connects: [], joined: false };
+  const record = { socket, received: [], times: [], connects: [], upgrades: [], joined: false };
+  // Transport upgrades, shown with a loss under ROLLING_DEBUG.
+  socket.io.on("open", () => socket.io.engine.once("upgrade", () => record.upgrades.push(performance.now())));
   socket.on("connect", async () => {
     record.connects.push({ recovered: socket.recovered, at: performance.now(), id: socket.id });
     if (record.connects.length > 1 && !socket.recovered && process.env.ROLLING_DEBUG) {
@@ -163,7 +165,9 @@ function summarize(subs, published, disruption) {
     lost += missing.length;
     if (missing.length && process.env.ROLLING_DEBUG) {
       const around = (n) => s.received.slice(Math.max(0, s.received.indexOf(n - 1) - 2), s.received.indexOf(n - 1) + 4);
-      console.error(`missing ${missing.slice(0, 10)} (${missing.length}); ids ${s.connects.map((c) => `${c.id}${c.recovered ? "+" : ""}@${Math.round(c.at)}`).join(" ")}; around: ${around(missing[0])}`);
+      const before = s.received.indexOf(missing[0] - 1);
+      const times = `${Math.round(s.times[before])}..${Math.round(s.times[before + 1])}`;
+      console.error(`missing ${missing.slice(0, 10)} (${missing.length}); ids ${s.connects.map((c) => `${c.id}${c.recovered ? "+" : ""}@${Math.round(c.at)}`).join(" ")}; upgrades ${s.upgrades.map(Math.round).join(" ")}; around: ${around(missing[0])} received at ${times}`);
     }
     for (let i = 1; i < s.times.length; i++) longestGap = Math.max(longestGap, s.times[i] - s.times[i - 1]);
     reconnections += s.connects.length - 1;

@@ -204,3 +204,36 @@ pub async fn a_client_back_before_its_old_socket_left_recovers(connect: &Connect
     assert_eq!(back.expect("m").await[0], json!(3), "live delivery again");
     back.expect_nothing(Duration::from_millis(300)).await;
 }
+
+/// A client recovers on the node that has just published a burst to its
+/// room. Each packet reached that node's own sockets at once, but a
+/// session store keeps it a moment later (NATS JetStream acknowledges in
+/// batches): the replay still holds every one, in order and once.
+pub async fn a_burst_just_published_where_the_client_recovers_is_replayed(connect: &Connect) {
+    const BURST: usize = 2000;
+    let nodes = recovery_nodes(connect, 2).await;
+    let (sid, pid, offset) = lost_client(&nodes[1]).await;
+    for i in 0..BURST {
+        nodes[0].io.to("r").emit("m", &i).unwrap();
+    }
+    let auth = json!({"pid": pid, "offset": offset}).to_string();
+    let mut client = TestClient::connect(nodes[0].addr, &auth).await;
+    assert_eq!(client.sid, sid, "the same socket");
+    // The replay, then the greeting of the recovered socket.
+    let mut replayed = Vec::new();
+    loop {
+        let event = client.event().await;
+        match event.name.as_str() {
+            "m" => replayed.push(event.args[0].clone()),
+            "welcome" => break assert_eq!(event.args[0], json!(true)),
+            other => panic!("unexpected {other}"),
+        }
+    }
+    let first_missing = (0..BURST).find(|&i| replayed.get(i) != Some(&json!(i)));
+    assert_eq!(
+        (replayed.len(), first_missing),
+        (BURST, None),
+        "every packet of the burst, in order, once"
+    );
+    client.expect_nothing(Duration::from_millis(300)).await;
+}

@@ -35,10 +35,12 @@ impl AdapterInner {
 
     /// Keeps a recoverable packet, sends it to the other nodes (unless
     /// local), and delivers it here. Kept first: the store has it before any
-    /// node can receive it live (the brokers write in queue order, NATS
-    /// waiting for JetStream's acknowledgement), so a recovery that reads
-    /// the store once its socket is in its rooms finds every packet whose
-    /// live copy it did not get.
+    /// other node can receive it live (the brokers write in queue order, NATS
+    /// waiting for JetStream's acknowledgement). This node's sockets get it
+    /// at once, before the store has it: a recovery here flushes the queue
+    /// before it reads the store. So a recovery that reads the store once its
+    /// socket is in its rooms finds every packet whose live copy it did not
+    /// get.
     pub(super) fn broadcast_recoverable(
         &self,
         packet: Packet,
@@ -166,6 +168,11 @@ impl AdapterInner {
             return Err(Unrecoverable::UnknownOffset);
         }
         if let Some(store) = &self.cluster.store {
+            // This node delivered its own packets to its sockets before the
+            // store had them: the socket is in its rooms now, so what it did
+            // not get live was appended before this flush, and is stored once
+            // the flush is done (see `broadcast_recoverable`).
+            self.cluster.broker.flush().await;
             let missed = store
                 .missed(&self.ns, &offset, &rooms, keep, recovery.max_replay_bytes)
                 .await;
