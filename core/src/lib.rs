@@ -22,6 +22,41 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! # One request's path, and who owns what
+//!
+//! ```text
+//! listen / tower Service ─► engine: Engine.IO sessions (engine/)
+//!    polling GET/POST, WebSocket (engine/ws/), upgrade; heartbeat;
+//!    Session: the client's one bounded outgoing queue, or a direct write
+//!    ▼ Message
+//! client/ (the EngineHandler): Socket.IO packets (protocol/), CONNECT into
+//!    a namespace
+//!    ▼
+//! namespace/ ─► middlewares ─► socket/ ─► handlers (handler.rs: Event, Ack)
+//!    ▼ broadcast, rooms                      │ emit, ack
+//! operator.rs (to/except/…) ─► Adapter trait │
+//!    ▼                                       ▼
+//! adapter/: LocalAdapter over RoomIndex ─► Member handles ─► socket::Connection
+//!    (or a cluster adapter wrapping it)                       (the Session)
+//! ```
+//!
+//! - `vocab.rs` is the bottom: the types every layer names (`Room`,
+//!   `BroadcastOptions`, `SocketInfo`, `EmitError`, `BoxFuture`).
+//! - A socket's life is `socket/lifecycle.rs`; it reaches its connection
+//!   only through `socket::Connection`, which the client layer implements
+//!   over the engine `Session`.
+//! - The room index (`adapter/index.rs`) holds a handle per socket and
+//!   encodes each broadcast once with the namespace's parser; a broadcast
+//!   takes its read lock only to collect the recipients, then delivers
+//!   with no lock held. `LocalAdapter` tells its namespace what it must
+//!   know through `adapter::NamespaceHooks`, never by reaching into it.
+//! - Delivery (`Session::push`): when the client's queue is empty and its
+//!   WebSocket (plain TCP) is not being written, the producing task (the
+//!   broadcast, the emit, the ack) writes the frame itself, without waking
+//!   the connection's task; what the socket does not take, and everything
+//!   while it is busy, goes through the queue to the connection's task
+//!   (`engine/ws/direct.rs`).
 
 pub mod adapter;
 mod client;

@@ -25,6 +25,9 @@ pub mod names {
     pub const PACKETS_SENT: &str = "switchyard_packets_sent_total";
     /// Bytes of those packets.
     pub const BYTES_SENT: &str = "switchyard_bytes_sent_total";
+    /// Of the packets sent, those written to a WebSocket by the task that
+    /// produced them (see `Session::push`).
+    pub const PACKETS_WRITTEN_DIRECTLY: &str = "switchyard_packets_written_directly_total";
     /// Broadcasts delivered on this node (each encoded once).
     pub const BROADCASTS: &str = "switchyard_broadcasts_total";
     /// Volatile packets dropped for clients that were not ready.

@@ -80,6 +80,10 @@ fn describe_traffic() {
         names::BYTES_SENT,
         "Bytes of the packets queued for clients."
     );
+    describe_counter!(
+        names::PACKETS_WRITTEN_DIRECTLY,
+        "Of the packets sent, those written to a WebSocket by the task that produced them (not queued for the connection's task)."
+    );
     describe_counter!(names::BROADCASTS, "Broadcasts delivered on this node.");
     describe_counter!(
         names::VOLATILE_DROPPED,
@@ -207,6 +211,7 @@ pub fn render(io: &SocketIo, cluster: Option<&Cluster>) -> String {
     counter!(names::BYTES_RECEIVED).absolute(stats.bytes_received);
     counter!(names::PACKETS_SENT).absolute(stats.packets_sent);
     counter!(names::BYTES_SENT).absolute(stats.bytes_sent);
+    counter!(names::PACKETS_WRITTEN_DIRECTLY).absolute(stats.packets_written_directly);
     for ns in io.namespaces() {
         let name = ns.name().to_string();
         let held = ns.stats();

@@ -71,6 +71,8 @@ pub(crate) struct Traffic {
     pub bytes_received: AtomicU64,
     pub packets_sent: AtomicU64,
     pub bytes_sent: AtomicU64,
+    /// Of the packets sent, those written by the task that produced them.
+    pub packets_written_directly: AtomicU64,
 }
 
 impl<H: EngineHandler> Engine<H> {
@@ -167,6 +169,14 @@ impl<H: EngineHandler> Engine<H> {
             &t.bytes_sent,
         ]
         .map(|n| n.load(Ordering::Relaxed))
+    }
+
+    /// Of the packets sent, those written by the task that produced them.
+    pub fn written_directly(&self) -> u64 {
+        self.inner
+            .traffic
+            .packets_written_directly
+            .load(Ordering::Relaxed)
     }
 
     /// A new session id; with a session router, it names this node.

@@ -6,7 +6,7 @@ use super::request::RequestInfo;
 use super::response::{Responder, ResponseBody};
 use super::session::{Session, TransportKind};
 use super::v3;
-use super::ws::{self, Link, Mode, deflate};
+use super::ws::{self, Link, Mode, SharedTcp, WsIo, deflate};
 use super::{Engine, EngineHandler};
 use crate::slot::ConnectionSlot;
 use bytes::Bytes;
@@ -47,7 +47,10 @@ pub(super) fn handshake<H: EngineHandler, B>(
     });
     tokio::spawn(async move {
         match on_upgrade.await {
-            Ok(upgraded) => opening.open(upgraded).await,
+            Ok(upgraded) => match plain_tcp(upgraded) {
+                Ok(tcp) => opening.open(tcp).await,
+                Err(upgraded) => opening.open(TokioIo::new(upgraded)).await,
+            },
             Err(e) => tracing::debug!(error = %e, "websocket handshake not completed"),
         }
         // The connection stays counted while the WebSocket lives.
@@ -67,10 +70,7 @@ struct Opening<H: EngineHandler> {
 impl<H: EngineHandler> Opening<H> {
     /// Opens the session; returns its connection, to run. Takes the box:
     /// it is freed here, not kept by the task until the connection ends.
-    fn open(
-        self: Box<Self>,
-        upgraded: hyper::upgrade::Upgraded,
-    ) -> ws::Conn<H, TokioIo<hyper::upgrade::Upgraded>> {
+    fn open<IO: WsIo>(self: Box<Self>, io: IO) -> ws::Conn<H, IO> {
         let Opening {
             engine,
             sid,
@@ -83,7 +83,7 @@ impl<H: EngineHandler> Opening<H> {
             takes_binary: session.takes_binary(),
             deflate,
         };
-        ws::run(TokioIo::new(upgraded), session, Mode::Open, timeout, link)
+        ws::run(io, session, Mode::Open, timeout, link)
     }
 }
 
@@ -133,10 +133,15 @@ pub(super) fn probe<H: EngineHandler, B>(
                 return;
             }
         };
-        let mut io = TokioIo::new(upgraded);
         if can_upgrade {
-            ws::run(io, session, Mode::Probe, timeout, link).await;
+            match plain_tcp(upgraded) {
+                Ok(tcp) => ws::run(tcp, session, Mode::Probe, timeout, link).await,
+                Err(upgraded) => {
+                    ws::run(TokioIo::new(upgraded), session, Mode::Probe, timeout, link).await
+                }
+            }
         } else {
+            let mut io = TokioIo::new(upgraded);
             // Already upgraded or upgrading: Node accepts, then closes.
             tracing::debug!(sid = %session.sid(), "second upgrade attempt refused");
             let mut close = bytes::BytesMut::new();
@@ -146,6 +151,15 @@ pub(super) fn probe<H: EngineHandler, B>(
         }
     });
     switching_protocols(&accept, None, extensions)
+}
+
+/// The upgraded connection as a plain TCP socket that producers may write
+/// to beside its task (see `ws::direct`), when it is one: served by this
+/// crate's listener or by axum/hyper over `TokioIo<TcpStream>`, not TLS.
+fn plain_tcp(upgraded: hyper::upgrade::Upgraded) -> Result<SharedTcp, hyper::upgrade::Upgraded> {
+    upgraded
+        .downcast::<TokioIo<tokio::net::TcpStream>>()
+        .map(|parts| SharedTcp::new(parts.io.into_inner(), parts.read_buf))
 }
 
 fn switching_protocols(

@@ -10,7 +10,7 @@ use std::sync::Arc;
 impl Namespace {
     /// Registers a handler called once when a user's first session
     /// anywhere in the cluster opens, and once when its last one closes
-    /// (see [`Socket::set_user`]).
+    /// (see [`Socket::set_user`](crate::Socket::set_user)).
     pub fn on_presence(&self, handler: impl PresenceHandler) {
         self.0.presence_handlers.write().push(Arc::new(handler));
     }

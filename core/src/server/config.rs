@@ -137,4 +137,8 @@ pub struct ServerStats {
     pub packets_sent: u64,
     /// Bytes of those packets.
     pub bytes_sent: u64,
+    /// Of the packets sent, those the producing task (a broadcast, an emit)
+    /// wrote to a WebSocket itself, without queueing them for the
+    /// connection's task.
+    pub packets_written_directly: u64,
 }

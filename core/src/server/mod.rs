@@ -118,6 +118,7 @@ impl SocketIo {
             bytes_received,
             packets_sent,
             bytes_sent,
+            packets_written_directly: self.engine.written_directly(),
         }
     }
 

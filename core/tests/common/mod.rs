@@ -207,6 +207,26 @@ impl Ws {
             .unwrap();
     }
 
+    /// Sends a WebSocket ping (the server answers with a pong, which
+    /// [`Ws::next`] skips).
+    pub async fn ping(&mut self) {
+        self.inner
+            .send(WsMessage::Ping(Bytes::from_static(b"p")))
+            .await
+            .unwrap();
+    }
+
+    /// Waits until the server ends the TCP connection, skipping frames.
+    pub async fn ended(&mut self) {
+        loop {
+            match tokio::time::timeout(WAIT, self.inner.next()).await {
+                Ok(None) | Ok(Some(Err(_))) => return,
+                Ok(Some(Ok(_))) => {}
+                Err(_) => panic!("the server did not end the connection"),
+            }
+        }
+    }
+
     /// Sends a frame, ignoring failures (the server may have closed).
     pub async fn try_send(&mut self, text: &str) {
         let _ = self.inner.send(WsMessage::text(text)).await;

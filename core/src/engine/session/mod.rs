@@ -5,6 +5,10 @@
 //! the current transport (a pending polling GET, or the WebSocket task)
 //! drains it. Because there is one queue and one consumer at a time, every
 //! packet to a client leaves in production order, whatever thread produced it.
+//! A WebSocket over plain TCP also lets the producer write a frame itself
+//! while the queue is empty and the connection's task is not writing (the
+//! decision is taken under the same lock, so the order holds; see
+//! `ws::direct`).
 
 mod heartbeat;
 mod queue;
@@ -15,6 +19,7 @@ use super::handler::EngineHandler;
 use super::packet::{Frame, Incoming, Message};
 use super::request::RequestInfo;
 use super::table::EngineInner;
+use super::ws::DirectWriter;
 use crate::sid::Sid;
 use parking_lot::Mutex;
 use std::collections::VecDeque;
@@ -109,6 +114,9 @@ struct State {
     awaiting_pong: bool,
     /// Past its budget: being closed, nothing more is queued or counted.
     overflowed: bool,
+    /// The WebSocket's writer for producers, over plain TCP (boxed: most
+    /// of an idle session is not it).
+    direct: Option<Box<DirectWriter>>,
 }
 
 /// One Engine.IO session.
@@ -166,6 +174,7 @@ impl<H: EngineHandler> Session<H> {
                 closed: None,
                 awaiting_pong: false,
                 overflowed: false,
+                direct: None,
             }),
             heartbeat: AtomicU32::new(0),
             last_packet_ms: AtomicU64::new(0),

@@ -1,8 +1,9 @@
 //! The session's outgoing queue: producers push encoded frames, within the
 //! client's budget; the transport takes them in order.
 
-use super::{Push, Session};
+use super::{Push, Session, State, TransportKind};
 use crate::engine::packet::Frame;
+use crate::engine::ws::Wrote;
 use crate::engine::{CloseReason, EngineHandler};
 use std::sync::atomic::Ordering;
 
@@ -68,27 +69,28 @@ impl<H: EngineHandler> Session<H> {
                 }
                 return Push::Overflow;
             }
-            match (state.oldest, since) {
-                (Some(oldest), Some(since)) if since < oldest => state.oldest = Some(since),
-                (None, _) => {
-                    state.oldest = Some(since.unwrap_or_else(std::time::Instant::now));
-                }
-                _ => {}
-            }
-            if state.frames.capacity() == 0 {
-                // An idle session's queue takes what comes, not four frames'
-                // room; a busy one grows as usual (its buffer is reused).
-                state.frames.reserve_exact(frames.len());
-            }
-            state.frames.extend(frames.iter().cloned());
-            state.queued_bytes += cost;
             let traffic = &self.engine.traffic;
             traffic.packets_sent.fetch_add(1, Ordering::Relaxed);
             traffic.bytes_sent.fetch_add(
                 frames.iter().map(|f| f.len() as u64).sum(),
                 Ordering::Relaxed,
             );
-            state.consumer_waker()
+            match state.write_direct(frames) {
+                None => state.queue(frames, cost, since),
+                Some(wrote) => {
+                    traffic
+                        .packets_written_directly
+                        .fetch_add(1, Ordering::Relaxed);
+                    if let Some(since) = since {
+                        crate::metrics::outgoing_wait(since.elapsed());
+                    }
+                    match wrote {
+                        // The connection task writes the rest.
+                        Wrote::Part => state.consumer_waker(),
+                        _ => return Push::Queued,
+                    }
+                }
+            }
         };
         if let Some(w) = waker {
             w.wake();
@@ -100,5 +102,51 @@ impl<H: EngineHandler> Session<H> {
     pub fn buffered_bytes(&self) -> usize {
         let state = self.state.lock();
         state.queued_bytes + state.writing_bytes
+    }
+}
+
+impl State {
+    /// Queues frames for the transport to take; returns its waker.
+    #[inline]
+    fn queue(
+        &mut self,
+        frames: &[Frame],
+        cost: usize,
+        since: Option<std::time::Instant>,
+    ) -> Option<std::task::Waker> {
+        match (self.oldest, since) {
+            (Some(oldest), Some(since)) if since < oldest => self.oldest = Some(since),
+            (None, _) => self.oldest = Some(since.unwrap_or_else(std::time::Instant::now)),
+            _ => {}
+        }
+        if self.frames.capacity() == 0 {
+            // An idle session's queue takes what comes, not four frames'
+            // room; a busy one grows as usual (its buffer is reused).
+            self.frames.reserve_exact(frames.len());
+        }
+        self.frames.extend(frames.iter().cloned());
+        self.queued_bytes += cost;
+        self.consumer_waker()
+    }
+
+    /// Writes `frames` from the producing task when the WebSocket's socket
+    /// is free (nothing queued, nothing held by the connection task): what
+    /// the direct writer did, or `None` if the frames are to be queued.
+    #[inline]
+    fn write_direct(&mut self, frames: &[Frame]) -> Option<Wrote> {
+        if self.transport != TransportKind::WebSocket || self.ws_writing || !self.frames.is_empty()
+        {
+            return None;
+        }
+        let direct = self.direct.as_mut()?;
+        match direct.write(frames) {
+            Wrote::Nothing => None,
+            Wrote::All => Some(Wrote::All),
+            Wrote::Part => {
+                self.ws_writing = true;
+                self.writing_bytes += direct.unwritten();
+                Some(Wrote::Part)
+            }
+        }
     }
 }

@@ -3,7 +3,9 @@
 
 use super::{PollAnswer, Session, TransportKind, Upgrade, WsNext};
 use crate::engine::packet::{CLOSE, Frame};
+use crate::engine::ws::DirectWriter;
 use crate::engine::{CloseReason, EngineHandler};
+use bytes::BytesMut;
 use std::collections::VecDeque;
 use std::task::{Context, Poll};
 
@@ -95,8 +97,10 @@ impl<H: EngineHandler> Session<H> {
         }
     }
 
-    /// The client sent `5`: the WebSocket becomes the transport.
-    pub(crate) fn complete_upgrade(&self) -> bool {
+    /// The client sent `5`: the WebSocket becomes the transport, with its
+    /// direct writer if it has one. `busy`: the WebSocket task holds bytes
+    /// not written yet.
+    pub(crate) fn complete_upgrade(&self, direct: Option<DirectWriter>, busy: bool) -> bool {
         let waker = {
             let mut state = self.state.lock();
             if state.closed.is_some() {
@@ -104,6 +108,10 @@ impl<H: EngineHandler> Session<H> {
             }
             state.transport = TransportKind::WebSocket;
             state.upgrade = Upgrade::Idle;
+            state.ws_writing |= busy;
+            if self.engine.config.write_delay.is_zero() {
+                state.direct = direct.map(Box::new);
+            }
             state.get_waker.take()
         };
         if let Some(w) = waker {
@@ -120,19 +128,59 @@ impl<H: EngineHandler> Session<H> {
         }
     }
 
-    /// Moves queued frames into `batch` for the WebSocket writer. `written`:
-    /// the writer wrote everything it took before (otherwise it still holds
-    /// it, coalescing, and what it takes now adds to it).
+    /// Gives the WebSocket a writer producers may use while the connection
+    /// task writes nothing (see `ws::direct`); not with a write delay.
+    /// `busy`: the WebSocket task holds bytes not written yet.
+    pub(crate) fn attach_direct(&self, direct: Option<DirectWriter>, busy: bool) {
+        if self.engine.config.write_delay.is_zero() {
+            let mut state = self.state.lock();
+            state.direct = direct.map(Box::new);
+            state.ws_writing |= busy;
+        }
+    }
+
+    /// Takes the direct writer away (its connection is over).
+    pub(crate) fn detach_direct(&self) {
+        let direct = self.state.lock().direct.take();
+        drop(direct);
+    }
+
+    /// The WebSocket task is about to write bytes of its own (a pong):
+    /// producers stop writing beside it until its next `poll_ws`; what a
+    /// producer's partial write left goes first into `raw`.
+    pub(crate) fn claim_ws(&self, raw: &mut BytesMut) {
+        let mut state = self.state.lock();
+        state.ws_writing = true;
+        if let Some(direct) = state.direct.as_mut() {
+            raw.extend_from_slice(&direct.take_rest());
+        }
+    }
+
+    /// Moves queued frames into `batch` for the WebSocket writer, after
+    /// what a producer's partial write left (into `raw`, as wire bytes).
+    /// `written`: the writer wrote everything it took before (otherwise it
+    /// still holds it, coalescing, and what it takes now adds to it).
     pub(crate) fn poll_ws(
         &self,
         cx: &mut Context<'_>,
         batch: &mut VecDeque<Frame>,
         written: bool,
+        raw: &mut BytesMut,
     ) -> Poll<WsNext> {
         let mut state = self.state.lock();
         if written {
             state.ws_writing = false;
             state.writing_bytes = 0;
+        }
+        if let Some(rest) = state.direct.as_mut().map(|d| d.take_rest())
+            && !rest.is_empty()
+        {
+            raw.extend_from_slice(&rest);
+            state.ws_writing = true;
+            state.record_wait();
+            std::mem::swap(&mut state.frames, batch);
+            state.writing_bytes += rest.len() + std::mem::take(&mut state.queued_bytes);
+            return Poll::Ready(WsNext::Frames);
         }
         if !state.frames.is_empty() {
             state.record_wait();

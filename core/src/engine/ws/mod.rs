@@ -3,9 +3,11 @@
 
 mod conn;
 pub(crate) mod deflate;
+mod direct;
 pub(crate) mod frame;
 
-pub(crate) use conn::{Conn, Link, Mode, run};
+pub(crate) use conn::{Conn, Mode, run};
+pub(crate) use direct::{DirectWriter, Link, SharedTcp, Wrote, WsIo};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;

@@ -2,6 +2,7 @@
 //! scratch buffer, each frame into the session's packets or the probe's
 //! steps as soon as it is decoded.
 
+use super::super::direct::WsIo;
 use super::super::frame::{self, OP_TEXT, WsError, WsEvent};
 use super::{Conn, Mode};
 use crate::engine::packet::{Frame, Incoming, Message, PONG_PROBE, parse_text};
@@ -14,7 +15,7 @@ use std::cell::RefCell;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::ReadBuf;
 
 const SCRATCH_SIZE: usize = 16 * 1024;
 
@@ -27,7 +28,7 @@ enum Read {
     Eof,
 }
 
-impl<H: EngineHandler, IO: AsyncRead + AsyncWrite + Unpin> Conn<H, IO> {
+impl<H: EngineHandler, IO: WsIo> Conn<H, IO> {
     /// Reads what arrived and handles its frames; returns whether anything
     /// was read, or `Err` with what `poll` returns once the connection is
     /// over.
@@ -164,7 +165,9 @@ impl<H: EngineHandler, IO: AsyncRead + AsyncWrite + Unpin> Conn<H, IO> {
                 self.session.probed();
             }
             Some(Incoming::Upgrade) => {
-                if self.session.complete_upgrade() {
+                let v3 = self.session.protocol() == Protocol::V3;
+                let direct = self.io.direct_writer(self.link, v3);
+                if self.session.complete_upgrade(direct, !self.wbuf.is_empty()) {
                     tracing::debug!(sid = %self.session.sid(), "upgraded to websocket");
                     self.session.engine.handler.on_upgrade(&self.session);
                     self.mode = Mode::Open;

@@ -22,9 +22,10 @@
 mod incoming;
 mod outgoing;
 
+use super::direct::{Link, WsIo};
 use super::frame::{self, CLOSE_NORMAL, Decoder, OP_PONG};
 use crate::engine::packet::Frame;
-use crate::engine::session::Session;
+use crate::engine::session::{Protocol, Session};
 use crate::engine::{CloseReason, EngineHandler};
 use bytes::{Buf, Bytes, BytesMut};
 use std::collections::VecDeque;
@@ -32,18 +33,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Sleep;
-
-/// What the handshake settled for the connection.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Link {
-    /// A v3 client that asked for base64 (`b64`) gets binary messages as
-    /// `b4<base64>` text.
-    pub takes_binary: bool,
-    /// permessage-deflate, when agreed.
-    pub deflate: Option<super::deflate::Agreed>,
-}
 
 /// How the connection starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,8 +63,14 @@ pub(crate) fn run<H, IO>(
 ) -> Conn<H, IO>
 where
     H: EngineHandler,
-    IO: AsyncRead + AsyncWrite + Unpin,
+    IO: WsIo,
 {
+    if mode == Mode::Open {
+        session.attach_direct(
+            io.direct_writer(link, session.protocol() == Protocol::V3),
+            false,
+        );
+    }
     let max_message = session.engine.config.max_http_buffer_size;
     Conn {
         io,
@@ -101,7 +97,7 @@ where
     }
 }
 
-impl<H: EngineHandler, IO: AsyncRead + AsyncWrite + Unpin> Future for Conn<H, IO> {
+impl<H: EngineHandler, IO: WsIo> Future for Conn<H, IO> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
@@ -170,7 +166,7 @@ enum Next {
     Exit(Poll<()>),
 }
 
-impl<H: EngineHandler, IO: AsyncRead + AsyncWrite + Unpin> Conn<H, IO> {
+impl<H: EngineHandler, IO: WsIo> Conn<H, IO> {
     /// Runs loop turns until there is nothing to do, or the connection is
     /// over.
     fn turn(&mut self, cx: &mut Context<'_>) -> Poll<()> {
@@ -261,6 +257,10 @@ impl<H: EngineHandler, IO: AsyncRead + AsyncWrite + Unpin> Conn<H, IO> {
             if let Some(payload) = self.pending_pong.take()
                 && !self.closing
             {
+                if self.mode == Mode::Open {
+                    // Keeps producers from writing beside it (see `direct`).
+                    self.session.claim_ws(&mut self.wbuf);
+                }
                 frame::encode(&mut self.wbuf, OP_PONG, &payload);
                 return Next::Again;
             }
@@ -348,6 +348,15 @@ impl<H: EngineHandler, IO: AsyncRead + AsyncWrite + Unpin> Conn<H, IO> {
     fn finish(&mut self) {
         if self.mode == Mode::Open && self.session.closed_reason().is_none() {
             self.session.close(CloseReason::TransportClose);
+        }
+    }
+}
+
+impl<H: EngineHandler, IO> Drop for Conn<H, IO> {
+    fn drop(&mut self) {
+        // The session must not keep the socket open once its task is gone.
+        if self.mode == Mode::Open {
+            self.session.detach_direct();
         }
     }
 }

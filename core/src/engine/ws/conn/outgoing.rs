@@ -3,33 +3,26 @@
 //! scratch buffer and written at once, or into the connection's own buffer
 //! while a write is pending or coalescing is on; and the probe's deadline.
 
-use super::super::frame::{self, CLOSE_NORMAL, OP_TEXT};
+use super::super::direct::{WsIo, encode_frame, with_scratch};
+use super::super::frame::{self, CLOSE_NORMAL};
 use super::{Conn, Mode};
 use crate::engine::CloseReason;
 use crate::engine::EngineHandler;
-use crate::engine::packet::FrameView;
 use crate::engine::session::{Protocol, WsNext};
-use crate::engine::v3;
-use bytes::{Bytes, BytesMut};
-use std::cell::RefCell;
+use bytes::BytesMut;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use tokio::io::{AsyncRead, AsyncWrite};
 
-/// The per-thread write scratch buffer is released past this size.
-const WRITE_SCRATCH_KEEP: usize = 64 * 1024;
-
-thread_local! {
-    static WRITE_SCRATCH: RefCell<BytesMut> = RefCell::new(BytesMut::new());
-}
-
-impl<H: EngineHandler, IO: AsyncRead + AsyncWrite + Unpin> Conn<H, IO> {
+impl<H: EngineHandler, IO: WsIo> Conn<H, IO> {
     /// Takes frames from the session (or watches the probe); returns
     /// whether something was queued for writing. `written`: everything
     /// taken before is written (not held for coalescing).
     pub(super) fn poll_outgoing(&mut self, cx: &mut Context<'_>, written: bool) -> bool {
         match self.mode {
-            Mode::Open => match self.session.poll_ws(cx, &mut self.batch, written) {
+            Mode::Open => match self
+                .session
+                .poll_ws(cx, &mut self.batch, written, &mut self.wbuf)
+            {
                 Poll::Ready(WsNext::Frames) => {
                     self.write_batch(cx);
                     true
@@ -40,7 +33,7 @@ impl<H: EngineHandler, IO: AsyncRead + AsyncWrite + Unpin> Conn<H, IO> {
                     true
                 }
                 Poll::Pending => {
-                    if self.direct_writes() && self.wbuf.is_empty() {
+                    if self.writes_at_once() && self.wbuf.is_empty() {
                         // Idle: hold no write buffer.
                         self.wbuf = BytesMut::new();
                     }
@@ -67,7 +60,7 @@ impl<H: EngineHandler, IO: AsyncRead + AsyncWrite + Unpin> Conn<H, IO> {
     /// Whether frames are written as soon as they are taken (no coalescing
     /// delay), from the per-thread scratch buffer.
     #[inline]
-    fn direct_writes(&self) -> bool {
+    fn writes_at_once(&self) -> bool {
         self.session.engine.config.write_delay.is_zero()
     }
 
@@ -75,27 +68,15 @@ impl<H: EngineHandler, IO: AsyncRead + AsyncWrite + Unpin> Conn<H, IO> {
     /// pending or coalescing is on, writes it at once from the per-thread
     /// scratch buffer; what the peer does not take waits in `wbuf`.
     fn write_batch(&mut self, cx: &mut Context<'_>) {
-        if !self.wbuf.is_empty() || !self.direct_writes() {
+        if !self.wbuf.is_empty() || !self.writes_at_once() {
             let mut wbuf = std::mem::take(&mut self.wbuf);
             self.encode_batch(&mut wbuf);
             self.wbuf = wbuf;
             return;
         }
-        WRITE_SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
-            Ok(mut scratch) => {
-                self.encode_batch(&mut scratch);
-                self.write_now(cx, &scratch);
-                scratch.clear();
-                if scratch.capacity() > WRITE_SCRATCH_KEEP {
-                    *scratch = BytesMut::new();
-                }
-            }
-            // Only if writing re-entered this thread's scratch: use `wbuf`.
-            Err(_) => {
-                let mut wbuf = std::mem::take(&mut self.wbuf);
-                self.encode_batch(&mut wbuf);
-                self.wbuf = wbuf;
-            }
+        with_scratch(|scratch| {
+            self.encode_batch(scratch);
+            self.write_now(cx, scratch);
         });
     }
 
@@ -120,31 +101,8 @@ impl<H: EngineHandler, IO: AsyncRead + AsyncWrite + Unpin> Conn<H, IO> {
     /// forms for v3 clients.
     fn encode_batch(&mut self, out: &mut BytesMut) {
         let v3 = self.session.protocol() == Protocol::V3;
-        let deflate = self.link.deflate;
         for f in self.batch.drain(..) {
-            let compressed = |b: &Bytes| {
-                deflate
-                    .filter(|_| f.compressible())
-                    .and_then(|d| super::super::deflate::compress(b, &d))
-            };
-            match f.view() {
-                FrameView::Text(b) => match compressed(b) {
-                    Some(z) => frame::encode_compressed(out, OP_TEXT, &z),
-                    None => frame::encode(out, OP_TEXT, b),
-                },
-                FrameView::Binary(b) if !v3 => match compressed(b) {
-                    Some(z) => frame::encode_compressed(out, frame::OP_BINARY, &z),
-                    None => frame::encode(out, frame::OP_BINARY, b),
-                },
-                // A v3 binary message carries its packet type first.
-                FrameView::Binary(b) if self.link.takes_binary => {
-                    frame::encode_prefixed(out, frame::OP_BINARY, &[v3::MESSAGE], b)
-                }
-                FrameView::Binary(b) => {
-                    let text = v3::base64_message(b);
-                    frame::encode(out, OP_TEXT, text.as_bytes());
-                }
-            }
+            encode_frame(out, &f, &self.link, v3);
         }
     }
 }
