@@ -46,7 +46,7 @@ impl Handshake {
         }
         let mut query = Map::new();
         for (k, v) in &info.query {
-            query.insert(k.clone(), Value::String(v.clone()));
+            query.insert(k.to_string(), Value::String(v.to_string()));
         }
         let issued = info
             .issued

@@ -1,11 +1,11 @@
 //! The query string of an Engine.IO request: parsed once, read by name.
 
 /// The first value of the parameter `name`, if any.
-pub(crate) fn query_param<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(crate) fn query_param<'a, S: AsRef<str>>(query: &'a [(S, S)], name: &str) -> Option<&'a str> {
     query
         .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
+        .find(|(k, _)| k.as_ref() == name)
+        .map(|(_, v)| v.as_ref())
 }
 
 /// Parses `a=1&b=x%20y` (form encoding: `+` is a space).

@@ -5,6 +5,7 @@ use super::query::query_param;
 use bytes::Bytes;
 use http::header::HeaderValue;
 use http::{HeaderMap, Uri};
+use smol_str::SmolStr;
 use std::net::SocketAddr;
 use std::time::SystemTime;
 
@@ -22,8 +23,9 @@ pub struct RequestInfo {
     pub headers: HeaderMap,
     /// Request URI (path and query).
     pub uri: Uri,
-    /// Decoded query parameters, in order.
-    pub query: Vec<(String, String)>,
+    /// Decoded query parameters, in order (short ones held inline: this
+    /// is kept for every connected client).
+    pub query: Vec<(SmolStr, SmolStr)>,
     /// The client's address, when known.
     pub remote_addr: Option<SocketAddr>,
     /// When the session opened.
@@ -31,10 +33,11 @@ pub struct RequestInfo {
 }
 
 impl RequestInfo {
-    pub(crate) fn from_parts(
-        parts: &http::request::Parts,
-        mut query: Vec<(String, String)>,
-    ) -> Self {
+    pub(crate) fn from_parts(parts: &http::request::Parts, query: Vec<(String, String)>) -> Self {
+        let mut query: Vec<_> = query
+            .into_iter()
+            .map(|(k, v)| (SmolStr::from(k), SmolStr::from(v)))
+            .collect();
         query.shrink_to_fit();
         let (uri, headers) = detach(&parts.uri, &parts.headers);
         RequestInfo {
@@ -58,11 +61,7 @@ impl RequestInfo {
             .iter()
             .map(|(name, value)| name.as_str().len() + value.len() + 64)
             .sum();
-        let query: usize = self
-            .query
-            .iter()
-            .map(|(k, v)| k.capacity() + v.capacity() + 48)
-            .sum();
+        let query: usize = self.query.iter().map(|(k, v)| k.len() + v.len() + 48).sum();
         let uri = self.uri.path_and_query().map_or(0, |p| p.as_str().len())
             + self.uri.authority().map_or(0, |a| a.as_str().len());
         std::mem::size_of::<Self>() + headers + uri + query

@@ -4,9 +4,9 @@
 use super::query::parse_query;
 use super::request::RequestInfo;
 use super::response::{Responder, ResponseBody};
-use super::session::{Session, TransportKind};
+use super::session::{Protocol, Session, TransportKind};
 use super::v3;
-use super::ws::{self, Link, Mode, SharedTcp, WsIo, deflate};
+use super::ws::{self, Link, Mode, SharedTcp, deflate};
 use super::{Engine, EngineHandler};
 use crate::slot::ConnectionSlot;
 use bytes::Bytes;
@@ -47,10 +47,14 @@ pub(super) fn handshake<H: EngineHandler, B>(
     });
     tokio::spawn(async move {
         match on_upgrade.await {
-            Ok(upgraded) => match plain_tcp(upgraded) {
-                Ok(tcp) => opening.open(tcp).await,
-                Err(upgraded) => opening.open(TokioIo::new(upgraded)).await,
-            },
+            Ok(upgraded) => {
+                let (session, link) = opening.open();
+                let timeout = session.engine.config.upgrade_timeout;
+                match plain_tcp(upgraded, link, session.protocol()) {
+                    Ok(tcp) => ws::run(tcp, session, Mode::Open, timeout, link).await,
+                    Err(up) => ws::run(TokioIo::new(up), session, Mode::Open, timeout, link).await,
+                }
+            }
             Err(e) => tracing::debug!(error = %e, "websocket handshake not completed"),
         }
         // The connection stays counted while the WebSocket lives.
@@ -68,9 +72,10 @@ struct Opening<H: EngineHandler> {
 }
 
 impl<H: EngineHandler> Opening<H> {
-    /// Opens the session; returns its connection, to run. Takes the box:
-    /// it is freed here, not kept by the task until the connection ends.
-    fn open<IO: WsIo>(self: Box<Self>, io: IO) -> ws::Conn<H, IO> {
+    /// Opens the session; returns it with how its frames are encoded.
+    /// Takes the box: it is freed here, not kept by the task until the
+    /// connection ends.
+    fn open(self: Box<Self>) -> (Arc<Session<H>>, Link) {
         let Opening {
             engine,
             sid,
@@ -78,12 +83,11 @@ impl<H: EngineHandler> Opening<H> {
             deflate,
         } = *self;
         let session = engine.open(sid, Arc::new(info), TransportKind::WebSocket);
-        let timeout = engine.config().upgrade_timeout;
         let link = Link {
             takes_binary: session.takes_binary(),
             deflate,
         };
-        ws::run(io, session, Mode::Open, timeout, link)
+        (session, link)
     }
 }
 
@@ -134,7 +138,7 @@ pub(super) fn probe<H: EngineHandler, B>(
             }
         };
         if can_upgrade {
-            match plain_tcp(upgraded) {
+            match plain_tcp(upgraded, link, session.protocol()) {
                 Ok(tcp) => ws::run(tcp, session, Mode::Probe, timeout, link).await,
                 Err(upgraded) => {
                     ws::run(TokioIo::new(upgraded), session, Mode::Probe, timeout, link).await
@@ -156,10 +160,15 @@ pub(super) fn probe<H: EngineHandler, B>(
 /// The upgraded connection as a plain TCP socket that producers may write
 /// to beside its task (see `ws::direct`), when it is one: served by this
 /// crate's listener or by axum/hyper over `TokioIo<TcpStream>`, not TLS.
-fn plain_tcp(upgraded: hyper::upgrade::Upgraded) -> Result<SharedTcp, hyper::upgrade::Upgraded> {
+fn plain_tcp(
+    upgraded: hyper::upgrade::Upgraded,
+    link: Link,
+    protocol: Protocol,
+) -> Result<SharedTcp, hyper::upgrade::Upgraded> {
+    let v3 = protocol == Protocol::V3;
     upgraded
         .downcast::<TokioIo<tokio::net::TcpStream>>()
-        .map(|parts| SharedTcp::new(parts.io.into_inner(), parts.read_buf))
+        .map(|parts| SharedTcp::new(parts.io.into_inner(), parts.read_buf, link, v3))
 }
 
 fn switching_protocols(

@@ -29,7 +29,7 @@ const MAX_LENGTH_DIGITS: usize = 10;
 /// Whether a request's client takes binary (it asks for base64 with a
 /// non-empty `b64` parameter). Fixed for a transport by the request that
 /// opened it: the handshake, or the WebSocket upgrade.
-pub(crate) fn takes_binary(query: &[(String, String)]) -> bool {
+pub(crate) fn takes_binary<S: AsRef<str>>(query: &[(S, S)]) -> bool {
     super::query::query_param(query, "b64").is_none_or(str::is_empty)
 }
 

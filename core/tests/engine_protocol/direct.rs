@@ -125,3 +125,44 @@ async fn the_socket_closes_with_its_connection() {
     assert!(session.is_closed());
     drop::<Engine<Echo>>(engine);
 }
+
+/// Frames a client sends right behind its upgrade request (before the 101)
+/// are read first: the HTTP server already took them from the socket.
+#[tokio::test]
+async fn frames_sent_with_the_upgrade_request_are_read() {
+    let (_, addr) = start_echo(suite_engine_config(P)).await;
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut request = format!(
+        "GET {P}?EIO=4&transport=websocket HTTP/1.1\r\nHost: {addr}\r\nConnection: Upgrade\r\n\
+         Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    )
+    .into_bytes();
+    let mask = [7u8, 1, 2, 3];
+    request.extend_from_slice(&[0x81, 0x80 | 6]);
+    request.extend_from_slice(&mask);
+    request.extend(b"4early".iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    tcp.write_all(&request).await.unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    let found = tokio::time::timeout(WAIT, async {
+        loop {
+            let n = tcp.read(&mut buf).await.unwrap();
+            assert!(
+                n > 0,
+                "closed before the echo: {:?}",
+                String::from_utf8_lossy(&seen)
+            );
+            seen.extend_from_slice(&buf[..n]);
+            // The echo is an unmasked text frame of 6 bytes: 0x81 0x06 "4early".
+            if seen.windows(8).any(|w| w == b"\x81\x064early") {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(
+        found.is_ok(),
+        "no echo: {:?}",
+        String::from_utf8_lossy(&seen)
+    );
+}

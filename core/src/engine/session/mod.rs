@@ -114,9 +114,8 @@ struct State {
     awaiting_pong: bool,
     /// Past its budget: being closed, nothing more is queued or counted.
     overflowed: bool,
-    /// The WebSocket's writer for producers, over plain TCP (boxed: most
-    /// of an idle session is not it).
-    direct: Option<Box<DirectWriter>>,
+    /// The WebSocket's writer for producers, over plain TCP.
+    direct: Option<DirectWriter>,
 }
 
 /// One Engine.IO session.

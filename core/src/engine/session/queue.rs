@@ -141,6 +141,10 @@ impl State {
         let direct = self.direct.as_mut()?;
         match direct.write(frames) {
             Wrote::Nothing => None,
+            Wrote::Failed => {
+                self.direct = None;
+                None
+            }
             Wrote::All => Some(Wrote::All),
             Wrote::Part => {
                 self.ws_writing = true;

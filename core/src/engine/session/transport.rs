@@ -110,7 +110,7 @@ impl<H: EngineHandler> Session<H> {
             state.upgrade = Upgrade::Idle;
             state.ws_writing |= busy;
             if self.engine.config.write_delay.is_zero() {
-                state.direct = direct.map(Box::new);
+                state.direct = direct;
             }
             state.get_waker.take()
         };
@@ -134,7 +134,7 @@ impl<H: EngineHandler> Session<H> {
     pub(crate) fn attach_direct(&self, direct: Option<DirectWriter>, busy: bool) {
         if self.engine.config.write_delay.is_zero() {
             let mut state = self.state.lock();
-            state.direct = direct.map(Box::new);
+            state.direct = direct;
             state.ws_writing |= busy;
         }
     }
@@ -151,8 +151,8 @@ impl<H: EngineHandler> Session<H> {
     pub(crate) fn claim_ws(&self, raw: &mut BytesMut) {
         let mut state = self.state.lock();
         state.ws_writing = true;
-        if let Some(direct) = state.direct.as_mut() {
-            raw.extend_from_slice(&direct.take_rest());
+        if let Some(rest) = state.direct.as_mut().and_then(|d| d.take_rest()) {
+            raw.extend_from_slice(&rest);
         }
     }
 
@@ -172,9 +172,7 @@ impl<H: EngineHandler> Session<H> {
             state.ws_writing = false;
             state.writing_bytes = 0;
         }
-        if let Some(rest) = state.direct.as_mut().map(|d| d.take_rest())
-            && !rest.is_empty()
-        {
+        if let Some(rest) = state.direct.as_mut().and_then(|d| d.take_rest()) {
             raw.extend_from_slice(&rest);
             state.ws_writing = true;
             state.record_wait();

@@ -19,12 +19,13 @@ use crate::engine::v3;
 use bytes::{Buf, Bytes, BytesMut};
 use std::cell::RefCell;
 use std::io;
+use std::io::Read as _;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
+use tokio::io::Interest;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
 /// The per-thread write scratch buffer is released past this size.
 const WRITE_SCRATCH_KEEP: usize = 64 * 1024;
@@ -91,7 +92,7 @@ pub(crate) struct Link {
 pub(crate) trait WsIo: AsyncRead + AsyncWrite + Unpin {
     /// A writer producers may use beside the connection task, if this
     /// transport allows one.
-    fn direct_writer(&self, _link: Link, _v3: bool) -> Option<DirectWriter> {
+    fn direct_writer(&self) -> Option<DirectWriter> {
         None
     }
 }
@@ -101,36 +102,64 @@ impl<T: hyper::rt::Read + hyper::rt::Write + Unpin> WsIo for hyper_util::rt::Tok
 #[cfg(test)]
 impl WsIo for tokio::io::DuplexStream {}
 
-/// A plain TCP socket whose write half is shared by its connection task
-/// and its session's direct writer; the bytes read past the HTTP upgrade
-/// request come first. (Reads go through tokio's read half, which knows a
-/// short read drained the socket and saves the `read` that would say so.)
+/// A plain TCP socket, shared by its connection task and its session's
+/// direct writer, with how frames are encoded for it. One allocation: it
+/// is part of what every idle client costs.
+struct SharedSocket {
+    stream: TcpStream,
+    link: Link,
+    v3: bool,
+}
+
+/// The connection task's side of a [`SharedSocket`]; the bytes read past
+/// the HTTP upgrade request come first.
 pub(crate) struct SharedTcp {
-    read: OwnedReadHalf,
-    write: Arc<OwnedWriteHalf>,
+    socket: Arc<SharedSocket>,
     read_first: Bytes,
 }
 
 impl SharedTcp {
-    /// `read_first`: what the HTTP server read beyond the upgrade request.
-    pub(crate) fn new(stream: TcpStream, read_first: Bytes) -> Self {
-        let (read, write) = stream.into_split();
+    /// `read_first`: what the HTTP server read beyond the upgrade request
+    /// (copied: as a slice it would keep the server's whole read buffer).
+    pub(crate) fn new(stream: TcpStream, read_first: Bytes, link: Link, v3: bool) -> Self {
         SharedTcp {
-            read,
-            write: Arc::new(write),
-            read_first,
+            socket: Arc::new(SharedSocket { stream, link, v3 }),
+            read_first: match read_first.is_empty() {
+                true => Bytes::new(),
+                false => Bytes::copy_from_slice(&read_first),
+            },
+        }
+    }
+
+    /// One read into `buf`, as tokio's own `TcpStream` reads: a short read
+    /// means the socket is drained, so its readiness is cleared at once
+    /// (with the readiness seen before the read, so data arriving meanwhile
+    /// is not missed) rather than learnt from one more `read`.
+    fn read_once(&self, buf: &mut ReadBuf<'_>) -> Result<usize, io::Error> {
+        let stream = &self.socket.stream;
+        let unfilled = buf.initialize_unfilled();
+        let capacity = unfilled.len();
+        let mut read = 0;
+        let result = stream.try_io(Interest::READABLE, || {
+            let n = (&*socket2::SockRef::from(stream)).read(unfilled)?;
+            read = n;
+            if n > 0 && n < capacity {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            Ok(n)
+        });
+        match result {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && read > 0 => Ok(read),
+            other => other,
         }
     }
 }
 
 impl WsIo for SharedTcp {
-    fn direct_writer(&self, link: Link, v3: bool) -> Option<DirectWriter> {
+    fn direct_writer(&self) -> Option<DirectWriter> {
         Some(DirectWriter {
-            write: self.write.clone(),
-            link,
-            v3,
-            rest: Bytes::new(),
-            broken: false,
+            socket: self.socket.clone(),
+            rest: None,
         })
     }
 }
@@ -142,13 +171,27 @@ impl AsyncRead for SharedTcp {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if this.read_first.is_empty() {
-            return Pin::new(&mut this.read).poll_read(cx, buf);
+        if !this.read_first.is_empty() {
+            let n = this.read_first.len().min(buf.remaining());
+            buf.put_slice(&this.read_first[..n]);
+            this.read_first.advance(n);
+            return Poll::Ready(Ok(()));
         }
-        let n = this.read_first.len().min(buf.remaining());
-        buf.put_slice(&this.read_first[..n]);
-        this.read_first.advance(n);
-        Poll::Ready(Ok(()))
+        loop {
+            ready!(this.socket.stream.poll_read_ready(cx))?;
+            match this.read_once(buf) {
+                Ok(n) => {
+                    buf.advance(n);
+                    return Poll::Ready(Ok(()));
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                    ) => {}
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
     }
 }
 
@@ -158,7 +201,7 @@ impl AsyncWrite for SharedTcp {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let stream: &TcpStream = (*self.write).as_ref();
+        let stream = &self.socket.stream;
         loop {
             ready!(stream.poll_write_ready(cx))?;
             match stream.try_write(buf) {
@@ -173,13 +216,11 @@ impl AsyncWrite for SharedTcp {
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let stream: &TcpStream = (*self.write).as_ref();
-        Poll::Ready(
-            match socket2::SockRef::from(stream).shutdown(std::net::Shutdown::Write) {
-                Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
-                result => result,
-            },
-        )
+        let sock = socket2::SockRef::from(&self.socket.stream);
+        Poll::Ready(match sock.shutdown(std::net::Shutdown::Write) {
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
+            result => result,
+        })
     }
 }
 
@@ -191,43 +232,39 @@ pub(crate) enum Wrote {
     /// Part is written; the rest waits in the writer for the connection
     /// task ([`DirectWriter::take_rest`]).
     Part,
-    /// Nothing is written (the socket is full or failed): queue the frames.
+    /// Nothing is written (the socket is full): queue the frames.
     Nothing,
+    /// The socket failed (what it took before the failure is lost with
+    /// the connection): queue the frames, and write directly no more; the
+    /// connection task meets the failure too and ends the session.
+    Failed,
 }
 
 /// A session's writer beside its connection task (see the module).
 pub(crate) struct DirectWriter {
-    write: Arc<OwnedWriteHalf>,
-    link: Link,
-    v3: bool,
-    /// Bytes of a frame the socket did not take, for the connection task.
-    rest: Bytes,
-    /// A write failed: leave the socket to the connection task, which
-    /// sees the failure too and ends the session.
-    broken: bool,
+    socket: Arc<SharedSocket>,
+    /// Bytes of a frame the socket did not take, for the connection task
+    /// (boxed: rare, and the writer sits in every session).
+    rest: Option<Box<[u8]>>,
 }
 
 impl DirectWriter {
     /// Encodes `frames` and writes them without blocking. Only while the
     /// connection task writes nothing and holds nothing unwritten.
     pub(crate) fn write(&mut self, frames: &[Frame]) -> Wrote {
-        if self.broken {
-            return Wrote::Nothing;
-        }
+        let socket = &*self.socket;
         with_scratch(|out| {
             for f in frames {
-                encode_frame(out, f, &self.link, self.v3);
+                encode_frame(out, f, &socket.link, socket.v3);
             }
             let mut written = 0;
             while written < out.len() {
-                match self.write.try_write(&out[written..]) {
+                match socket.stream.try_write(&out[written..]) {
                     Ok(0) => break,
                     Ok(n) => written += n,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => {
-                        self.broken = e.kind() != io::ErrorKind::WouldBlock;
-                        break;
-                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(_) => return Wrote::Failed,
                 }
             }
             if written == out.len() {
@@ -235,7 +272,7 @@ impl DirectWriter {
             } else if written == 0 {
                 Wrote::Nothing
             } else {
-                self.rest = Bytes::copy_from_slice(&out[written..]);
+                self.rest = Some(out[written..].into());
                 Wrote::Part
             }
         })
@@ -243,11 +280,11 @@ impl DirectWriter {
 
     /// How many bytes a partial write left.
     pub(crate) fn unwritten(&self) -> usize {
-        self.rest.len()
+        self.rest.as_ref().map_or(0, |r| r.len())
     }
 
     /// What a partial write left, to be written before anything else.
-    pub(crate) fn take_rest(&mut self) -> Bytes {
-        std::mem::take(&mut self.rest)
+    pub(crate) fn take_rest(&mut self) -> Option<Box<[u8]>> {
+        self.rest.take()
     }
 }

@@ -6,8 +6,8 @@ pub(crate) mod deflate;
 mod direct;
 pub(crate) mod frame;
 
-pub(crate) use conn::{Conn, Mode, run};
-pub(crate) use direct::{DirectWriter, Link, SharedTcp, Wrote, WsIo};
+pub(crate) use conn::{Mode, run};
+pub(crate) use direct::{DirectWriter, Link, SharedTcp, Wrote};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;

@@ -165,8 +165,7 @@ impl<H: EngineHandler, IO: WsIo> Conn<H, IO> {
                 self.session.probed();
             }
             Some(Incoming::Upgrade) => {
-                let v3 = self.session.protocol() == Protocol::V3;
-                let direct = self.io.direct_writer(self.link, v3);
+                let direct = self.io.direct_writer();
                 if self.session.complete_upgrade(direct, !self.wbuf.is_empty()) {
                     tracing::debug!(sid = %self.session.sid(), "upgraded to websocket");
                     self.session.engine.handler.on_upgrade(&self.session);

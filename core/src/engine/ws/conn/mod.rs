@@ -25,7 +25,7 @@ mod outgoing;
 use super::direct::{Link, WsIo};
 use super::frame::{self, CLOSE_NORMAL, Decoder, OP_PONG};
 use crate::engine::packet::Frame;
-use crate::engine::session::{Protocol, Session};
+use crate::engine::session::Session;
 use crate::engine::{CloseReason, EngineHandler};
 use bytes::{Buf, Bytes, BytesMut};
 use std::collections::VecDeque;
@@ -66,10 +66,7 @@ where
     IO: WsIo,
 {
     if mode == Mode::Open {
-        session.attach_direct(
-            io.direct_writer(link, session.protocol() == Protocol::V3),
-            false,
-        );
+        session.attach_direct(io.direct_writer(), false);
     }
     let max_message = session.engine.config.max_http_buffer_size;
     Conn {
