@@ -7,6 +7,14 @@ use super::*;
 use std::sync::Arc;
 use switchyard_core::engine::{CloseReason, Engine, Frame, Push};
 
+/// The suite's settings, with direct writes on (they are off by default).
+fn direct_config() -> EngineConfig {
+    EngineConfig {
+        direct_writes: true,
+        ..suite_engine_config(P)
+    }
+}
+
 const PRODUCERS: usize = 4;
 const PER_PRODUCER: usize = 400;
 /// Large enough that 4 × 400 of them fill the socket's buffers many times.
@@ -20,6 +28,7 @@ async fn producers_write_beside_a_full_socket_in_order() {
     let (engine, addr) = start_echo(EngineConfig {
         max_client_buffer_bytes: 64 << 20,
         max_buffered_packets: 10_000,
+        direct_writes: true,
         ..suite_engine_config(P)
     })
     .await;
@@ -73,7 +82,7 @@ async fn producers_write_beside_a_full_socket_in_order() {
 /// An idle WebSocket's answers are written by the handler's task itself.
 #[tokio::test]
 async fn an_idle_session_is_written_by_its_producer() {
-    let (engine, addr) = start_echo(suite_engine_config(P)).await;
+    let (engine, addr) = start_echo(direct_config()).await;
     let (mut ws, _) = Ws::open(addr, P).await;
     let before = engine.written_directly();
     for i in 0..10 {
@@ -87,7 +96,7 @@ async fn an_idle_session_is_written_by_its_producer() {
 /// and the packets queued during the upgrade still come first.
 #[tokio::test]
 async fn an_upgraded_session_is_written_by_its_producer() {
-    let (engine, addr) = start_echo(suite_engine_config(P)).await;
+    let (engine, addr) = start_echo(direct_config()).await;
     let sid = polling_session(addr, P).await;
     let q = url(&format!("EIO=4&transport=polling&sid={sid}"));
     let waiting = waiting_get(addr, &q).await;
@@ -114,7 +123,7 @@ async fn an_upgraded_session_is_written_by_its_producer() {
 /// session held does not keep the socket open.
 #[tokio::test]
 async fn the_socket_closes_with_its_connection() {
-    let (engine, addr) = start_echo(suite_engine_config(P)).await;
+    let (engine, addr) = start_echo(direct_config()).await;
     let (mut ws, open) = Ws::open(addr, P).await;
     let session: Arc<_> = engine.session(open["sid"].as_str().unwrap()).unwrap();
     session.push(&[Frame::message("last")], false);
@@ -130,7 +139,7 @@ async fn the_socket_closes_with_its_connection() {
 /// are read first: the HTTP server already took them from the socket.
 #[tokio::test]
 async fn frames_sent_with_the_upgrade_request_are_read() {
-    let (_, addr) = start_echo(suite_engine_config(P)).await;
+    let (_, addr) = start_echo(direct_config()).await;
     let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
     let mut request = format!(
         "GET {P}?EIO=4&transport=websocket HTTP/1.1\r\nHost: {addr}\r\nConnection: Upgrade\r\n\

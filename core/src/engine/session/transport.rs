@@ -109,7 +109,7 @@ impl<H: EngineHandler> Session<H> {
             state.transport = TransportKind::WebSocket;
             state.upgrade = Upgrade::Idle;
             state.ws_writing |= busy;
-            if self.engine.config.write_delay.is_zero() {
+            if self.engine.config.direct_writes && self.engine.config.write_delay.is_zero() {
                 state.direct = direct;
             }
             state.get_waker.take()
@@ -132,7 +132,7 @@ impl<H: EngineHandler> Session<H> {
     /// task writes nothing (see `ws::direct`); not with a write delay.
     /// `busy`: the WebSocket task holds bytes not written yet.
     pub(crate) fn attach_direct(&self, direct: Option<DirectWriter>, busy: bool) {
-        if self.engine.config.write_delay.is_zero() {
+        if self.engine.config.direct_writes && self.engine.config.write_delay.is_zero() {
             let mut state = self.state.lock();
             state.direct = direct;
             state.ws_writing |= busy;
