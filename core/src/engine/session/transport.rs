@@ -109,9 +109,7 @@ impl<H: EngineHandler> Session<H> {
             state.transport = TransportKind::WebSocket;
             state.upgrade = Upgrade::Idle;
             state.ws_writing |= busy;
-            if self.engine.config.direct_writes && self.engine.config.write_delay.is_zero() {
-                state.direct = direct;
-            }
+            state.direct = direct;
             state.get_waker.take()
         };
         if let Some(w) = waker {
@@ -128,15 +126,17 @@ impl<H: EngineHandler> Session<H> {
         }
     }
 
-    /// Gives the WebSocket a writer producers may use while the connection
-    /// task writes nothing (see `ws::direct`); not with a write delay.
-    /// `busy`: the WebSocket task holds bytes not written yet.
-    pub(crate) fn attach_direct(&self, direct: Option<DirectWriter>, busy: bool) {
-        if self.engine.config.direct_writes && self.engine.config.write_delay.is_zero() {
-            let mut state = self.state.lock();
-            state.direct = direct;
-            state.ws_writing |= busy;
-        }
+    /// Whether producers may write to this session's WebSocket themselves
+    /// (see `ws::direct`): configured, and no write delay to coalesce in.
+    pub(crate) fn wants_direct(&self) -> bool {
+        let config = &self.engine.config;
+        config.direct_writes && config.write_delay.is_zero()
+    }
+
+    /// Gives the WebSocket (just opened, holding nothing unwritten) a writer
+    /// producers may use while the connection task writes nothing.
+    pub(crate) fn attach_direct(&self, direct: DirectWriter) {
+        self.state.lock().direct = Some(direct);
     }
 
     /// Takes the direct writer away (its connection is over).

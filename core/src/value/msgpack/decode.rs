@@ -92,7 +92,9 @@ impl Reader<'_> {
             .map_err(|_| DecodeError::InvalidUtf8)
     }
 
-    pub(super) fn value_at(&mut self, depth: usize) -> Result<Option<Value>, DecodeError> {
+    /// A value starts at `depth`: checks the depth and takes one value
+    /// from the budget.
+    pub(super) fn spend(&mut self, depth: usize) -> Result<(), DecodeError> {
         if depth > MAX_DEPTH {
             return Err(DecodeError::TooDeep);
         }
@@ -100,6 +102,11 @@ impl Reader<'_> {
             .elements
             .checked_sub(1)
             .ok_or(DecodeError::TooManyElements(self.max_elements))?;
+        Ok(())
+    }
+
+    pub(super) fn value_at(&mut self, depth: usize) -> Result<Option<Value>, DecodeError> {
+        self.spend(depth)?;
         let marker = self.u8()?;
         let value = match marker {
             0x00..=0x7f => Value::from(marker),

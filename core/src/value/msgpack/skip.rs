@@ -2,7 +2,7 @@
 //! maps are walked in place, everything else is decoded and dropped, so
 //! that a skipped value passes and fails exactly where a decoded one would.
 
-use super::decode::{DecodeError, MAX_DEPTH};
+use super::decode::DecodeError;
 use super::reader::Reader;
 use crate::value::tree::Value;
 
@@ -62,13 +62,7 @@ impl Reader<'_> {
     /// A value starts at `depth`: checks the depth, takes one value from
     /// the budget and reads the marker.
     fn enter(&mut self, depth: usize) -> Result<(), DecodeError> {
-        if depth > MAX_DEPTH {
-            return Err(DecodeError::TooDeep);
-        }
-        self.elements = self
-            .elements
-            .checked_sub(1)
-            .ok_or(DecodeError::TooManyElements(self.max_elements))?;
+        self.spend(depth)?;
         self.slice(1).map(drop)
     }
 

@@ -65,8 +65,11 @@ where
     H: EngineHandler,
     IO: WsIo,
 {
-    if mode == Mode::Open {
-        session.attach_direct(io.direct_writer(), false);
+    if mode == Mode::Open
+        && session.wants_direct()
+        && let Some(direct) = io.direct_writer()
+    {
+        session.attach_direct(direct);
     }
     let max_message = session.engine.config.max_http_buffer_size;
     Conn {
