@@ -68,9 +68,8 @@ pub struct EngineConfig {
     pub write_delay: Duration,
     /// Producers (broadcasts, emits, acks) write a packet to an idle
     /// WebSocket over plain TCP themselves instead of waking its
-    /// connection task (`ws::direct`). Off by default: with it on, the
-    /// rolling-restart test over NATS loses packets (1–21 of about 43,000
-    /// per run, most runs), not yet explained.
+    /// connection task (`ws::direct`). On by default; off, every write
+    /// goes through the connection task, as over TLS.
     pub direct_writes: bool,
     /// How requests are forwarded to owners whose advertised address is
     /// `https://…`: the certificates their certificates are checked
@@ -101,7 +100,7 @@ impl Default for EngineConfig {
             session_rate_per_address: None,
             session_router: None,
             write_delay: Duration::ZERO,
-            direct_writes: false,
+            direct_writes: true,
             #[cfg(feature = "tls")]
             forward_tls: None,
         }

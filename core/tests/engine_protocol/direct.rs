@@ -7,7 +7,7 @@ use super::*;
 use std::sync::Arc;
 use switchyard_core::engine::{CloseReason, Engine, Frame, Push};
 
-/// The suite's settings, with direct writes on (they are off by default).
+/// The suite's settings, with direct writes on (as by default).
 fn direct_config() -> EngineConfig {
     EngineConfig {
         direct_writes: true,
