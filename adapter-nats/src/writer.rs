@@ -80,6 +80,9 @@ pub(crate) async fn write(
                 tracing::warn!(broker = "nats", error = %e, "recovery data not stored");
             }
         }
+        // Flush markers of one batch share one flush, once its messages are
+        // out (a storm of recoveries each asks for one).
+        let mut flushed = Vec::new();
         for entry in after {
             match entry {
                 Outgoing::Message(subject, payload) => {
@@ -93,11 +96,14 @@ pub(crate) async fn write(
                     }
                     switchyard_cluster::broker::record_publish("nats", started);
                 }
-                Outgoing::Flushed(done) => {
-                    let _ = client.flush().await;
-                    let _ = done.send(());
-                }
+                Outgoing::Flushed(done) => flushed.push(done),
                 Outgoing::Keep { .. } => {}
+            }
+        }
+        if !flushed.is_empty() {
+            let _ = client.flush().await;
+            for done in flushed {
+                let _ = done.send(());
             }
         }
     }
