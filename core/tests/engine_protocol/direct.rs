@@ -92,6 +92,22 @@ async fn an_idle_session_is_written_by_its_producer() {
     assert!(engine.written_directly() >= before + 10);
 }
 
+/// With direct writes off, every answer goes through the connection task.
+#[tokio::test]
+async fn with_direct_writes_off_nothing_is_written_directly() {
+    let (engine, addr) = start_echo(EngineConfig {
+        direct_writes: false,
+        ..suite_engine_config(P)
+    })
+    .await;
+    let (mut ws, _) = Ws::open(addr, P).await;
+    for i in 0..10 {
+        ws.send(&format!("4m{i}")).await;
+        assert_eq!(ws.text().await, format!("4m{i}"));
+    }
+    assert_eq!(engine.written_directly(), 0);
+}
+
 /// After an upgrade from polling the WebSocket gets its direct writer too,
 /// and the packets queued during the upgrade still come first.
 #[tokio::test]
