@@ -3,7 +3,7 @@
 
 use super::{PollAnswer, Session, TransportKind, Upgrade, WsNext};
 use crate::engine::packet::{CLOSE, Frame};
-use crate::engine::ws::DirectWriter;
+use crate::engine::ws::{DirectWriter, WsIo};
 use crate::engine::{CloseReason, EngineHandler};
 use bytes::BytesMut;
 use std::collections::VecDeque;
@@ -126,11 +126,14 @@ impl<H: EngineHandler> Session<H> {
         }
     }
 
-    /// Whether producers may write to this session's WebSocket themselves
-    /// (see `ws::direct`): configured, and no write delay to coalesce in.
-    pub(crate) fn wants_direct(&self) -> bool {
+    /// A writer for producers to write to this session's WebSocket `io`
+    /// themselves (see `ws::direct`): when configured, with no write delay
+    /// to coalesce in, and when the transport allows one.
+    pub(crate) fn direct_writer(&self, io: &impl WsIo) -> Option<DirectWriter> {
         let config = &self.engine.config;
-        config.direct_writes && config.write_delay.is_zero()
+        (config.direct_writes && config.write_delay.is_zero())
+            .then(|| io.direct_writer())
+            .flatten()
     }
 
     /// Gives the WebSocket (just opened, holding nothing unwritten) a writer

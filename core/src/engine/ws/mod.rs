@@ -7,7 +7,7 @@ mod direct;
 pub(crate) mod frame;
 
 pub(crate) use conn::{Mode, run};
-pub(crate) use direct::{DirectWriter, Link, SharedTcp, Wrote};
+pub(crate) use direct::{DirectWriter, Link, SharedTcp, Wrote, WsIo};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;

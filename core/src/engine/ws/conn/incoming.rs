@@ -165,10 +165,7 @@ impl<H: EngineHandler, IO: WsIo> Conn<H, IO> {
                 self.session.probed();
             }
             Some(Incoming::Upgrade) => {
-                let direct = match self.session.wants_direct() {
-                    true => self.io.direct_writer(),
-                    false => None,
-                };
+                let direct = self.session.direct_writer(&self.io);
                 if self.session.complete_upgrade(direct, !self.wbuf.is_empty()) {
                     tracing::debug!(sid = %self.session.sid(), "upgraded to websocket");
                     self.session.engine.handler.on_upgrade(&self.session);

@@ -66,8 +66,7 @@ where
     IO: WsIo,
 {
     if mode == Mode::Open
-        && session.wants_direct()
-        && let Some(direct) = io.direct_writer()
+        && let Some(direct) = session.direct_writer(&io)
     {
         session.attach_direct(direct);
     }
