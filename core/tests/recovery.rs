@@ -275,3 +275,53 @@ async fn what_a_namespace_holds_goes_once_its_clients_are_gone() {
     tokio::time::sleep(keep + Duration::from_millis(100)).await;
     assert_eq!(ns.stats(), switchyard_core::NamespaceStats::default());
 }
+
+/// The client leaves again while its recovery waits on a middleware: the
+/// session taken for it is kept again, and its next attempt recovers it,
+/// with what was missed since the same offset.
+#[tokio::test]
+async fn a_client_gone_while_being_recovered_recovers_next_time() {
+    let recovery = RecoveryConfig {
+        skip_middlewares: false,
+        ..RecoveryConfig::default()
+    };
+    let config = ServerConfig {
+        engine: suite_engine_config("/socket.io/"),
+        ..ServerConfig::default()
+    }
+    .connection_state_recovery(recovery);
+    let (io, addr) = start_io(config).await;
+    let finished = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = finished.clone();
+    io.use_middleware(move |socket: Socket| {
+        let counted = counted.clone();
+        async move {
+            if socket.recovered() {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok::<(), ConnectError>(())
+        }
+    });
+    start(&io);
+    let (mut ws, _) = Ws::open(addr, "/socket.io/").await;
+    let first = connect(&mut ws, "").await;
+    let offset = event(&mut ws).await[2].as_str().unwrap().to_owned();
+    drop(ws);
+    eventually(|| io.of("/").socket_count() == 0).await;
+    io.to("news").emit("news", &1).unwrap();
+    let auth = json!({"pid": first["pid"], "offset": offset}).to_string();
+
+    // CONNECT, then gone before the middleware let it through.
+    let (mut ws, _) = Ws::open(addr, "/socket.io/").await;
+    ws.send(&format!("40{auth}")).await;
+    drop(ws);
+    let seen = std::sync::atomic::Ordering::SeqCst;
+    eventually(|| finished.load(seen) == 2 && io.of("/").socket_count() == 0).await;
+
+    let (mut ws, _) = Ws::open(addr, "/socket.io/").await;
+    let back = connect(&mut ws, &auth).await;
+    assert_eq!(back["sid"], first["sid"], "the same socket");
+    assert_eq!(event(&mut ws).await[..2], [json!("news"), json!(1)]);
+    assert_eq!(event(&mut ws).await[..2], [json!("welcome"), json!(true)]);
+}

@@ -27,7 +27,8 @@ export class Node {
       "--heartbeat-timeout", "3000", ...this.extraArgs,
     ];
     this.child = spawn(binaries.node, args, {
-      env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? "info" },
+      // Connections and recoveries at debug: a failed run shows why.
+      env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? "info,switchyard_core::client=debug" },
       stdio: ["ignore", "ignore", "pipe"],
     });
     this.child.stderr.on("data", (d) => {
@@ -132,7 +133,39 @@ export async function run(dep, { clients = 60, rate = 50, disrupt, settle = 3000
   publisher.close();
   const result = summarize(subs, seq, disruption);
   for (const s of subs) s.socket.close();
+  if (result.lost || result.notRecovered || result.duplicated || result.reordered) {
+    result.diagnostics = diagnose(subs, dep.nodes);
+  }
   return result;
+}
+
+/**
+ * What went wrong for each client that lost a packet or a session: its
+ * connections, the packets around the first gap, and what the nodes logged
+ * about the sockets and connections of each session it was not given back.
+ */
+function diagnose(subs, nodes) {
+  const logs = nodes.flatMap((n) => n.output.split("\n").map((line) => `[n${n.index}] ${line}`));
+  const about = (needle) => logs.filter((line) => line.includes(needle));
+  const lines = [];
+  for (const s of subs) {
+    const seen = new Set(s.received);
+    const union = [...new Set(subs.flatMap((x) => x.received))].sort((a, b) => a - b);
+    const missing = union.filter((n) => !seen.has(n));
+    const fresh = s.connects.slice(1).filter((c) => !c.recovered);
+    if (!missing.length && !fresh.length) continue;
+    const ids = s.connects.map((c) => `${c.id}${c.recovered ? "+" : ""}@${Math.round(c.at)}`).join(" ");
+    lines.push(`client ${s.connects[0]?.id}: missing ${missing.length} (first ${missing.slice(0, 5)}); connects ${ids}; upgrades ${s.upgrades.map(Math.round).join(" ")}`);
+    for (const c of fresh) {
+      // The engine session the fresh socket came on, then what was said about it.
+      const connected = about(`sid=${c.id} `).find((line) => line.includes("socket connected"));
+      const engine = connected?.match(/engine=(\S+)/)?.[1];
+      lines.push(...(engine ? about(`engine=${engine}`) : [`no log of ${c.id}`]));
+      const previous = s.connects[s.connects.indexOf(c) - 1];
+      if (previous) lines.push(...about(`sid=${previous.id}`).slice(-6));
+    }
+  }
+  return [...new Set(lines)].slice(0, 60);
 }
 
 async function waitFor(check, ms, what) {

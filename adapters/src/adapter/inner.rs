@@ -16,6 +16,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
+use switchyard_core::recovery::Unsent;
 use switchyard_core::{LocalAdapter, Room, Sid, SocketInfo, Value};
 
 /// The state of one namespace's adapter.
@@ -38,11 +39,18 @@ pub(crate) struct AdapterInner {
     pub(crate) pending_rooms: PendingRooms,
     /// Set once the broker confirmed the namespace's own channels.
     pub(crate) ready: tokio::sync::watch::Receiver<Option<Result<(), String>>>,
-    /// Rooms held by sessions kept here for recovery, by private session id.
-    pub(crate) pins: Mutex<HashMap<Sid, Vec<Room>>>,
+    /// Sessions kept here for recovery, by private session id.
+    pub(crate) pins: Mutex<HashMap<Sid, Pin>>,
     /// Nodes whose presence table arrived here at least once.
     pub(crate) presence_peers: Mutex<std::collections::HashSet<NodeId>>,
     pub(crate) closed: AtomicBool,
+}
+
+/// A session kept here for recovery (without a session store): the rooms
+/// it holds on to, and the replay it never got when it was given back.
+pub(crate) struct Pin {
+    pub(crate) rooms: Vec<Room>,
+    pub(crate) unsent: Option<Unsent>,
 }
 
 /// Where a broadcast to `rooms` goes: a room's own channel when it targets

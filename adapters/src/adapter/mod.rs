@@ -37,7 +37,7 @@ use switchyard_core::adapter::{
 };
 use switchyard_core::presence::PresenceTable;
 use switchyard_core::protocol::Packet;
-use switchyard_core::recovery::{RecoveryConfig, SessionState, Unrecoverable};
+use switchyard_core::recovery::{RecoveryConfig, SessionState, Unrecoverable, Unsent};
 use switchyard_core::{Adapter, BroadcastOptions, LocalAdapter, Room, Sid, SocketInfo, Value};
 use tokio::sync::oneshot;
 
@@ -306,6 +306,10 @@ impl Adapter for ClusterAdapter {
         self.0.persist_session(session, keep);
     }
 
+    fn return_session(&self, session: SessionState, unsent: Unsent, keep: Duration) {
+        self.0.return_session(session, unsent, keep);
+    }
+
     fn new_pid(&self) -> Sid {
         Sid::from(format!("{}.{}", Sid::random(), self.0.cluster.tag))
     }
@@ -330,7 +334,7 @@ impl Adapter for ClusterAdapter {
 
     fn held(&self, keep: Duration) -> switchyard_core::AdapterHeld {
         switchyard_core::AdapterHeld {
-            recovery_entries: self.0.local.held(keep).recovery_entries + self.0.pins.lock().len(),
+            recovery_entries: self.0.local.held(keep).recovery_entries + self.0.pinned_entries(),
             pending_requests: self.0.requests.len(),
         }
     }

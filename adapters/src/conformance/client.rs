@@ -53,6 +53,22 @@ impl TestClient {
         }
     }
 
+    /// Opens a connection, sends a CONNECT with `auth` and closes at once,
+    /// without waiting for the answer (a client that left again while the
+    /// server was still working on its CONNECT).
+    pub async fn connect_and_leave(addr: SocketAddr, auth: &str) {
+        let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
+        let (mut ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("websocket connects");
+        let open = next_text(&mut ws).await;
+        assert!(open.starts_with('0'), "open packet, got {open}");
+        ws.send(Message::text(format!("40{auth}")))
+            .await
+            .expect("send CONNECT");
+        let _ = ws.close(None).await;
+    }
+
     /// The next event.
     pub async fn event(&mut self) -> Received {
         loop {

@@ -252,6 +252,7 @@ macro_rules! conformance_tests {
             made_up_recovery_ids_cost_one_request_at_most,
             a_client_back_before_its_old_socket_left_recovers,
             a_burst_just_published_where_the_client_recovers_is_replayed,
+            a_client_gone_while_being_recovered_recovers_next_time,
             a_join_is_heard_cluster_wide_once_it_resolves,
             sockets_join_resolves_once_every_node_confirmed,
             presence_is_cluster_wide,

@@ -237,3 +237,25 @@ pub async fn a_burst_just_published_where_the_client_recovers_is_replayed(connec
     );
     client.expect_nothing(Duration::from_millis(300)).await;
 }
+
+/// The client leaves again while its session is being recovered (its new
+/// connection closed before the CONNECT answer: the node it went through
+/// stopped, or its network changed once more). The session taken for it
+/// is kept again, and the client recovers at its next attempt, on a third
+/// node, with every packet since its offset, in order, once.
+pub async fn a_client_gone_while_being_recovered_recovers_next_time(connect: &Connect) {
+    let nodes = recovery_nodes(connect, 3).await;
+    let lost = lost_client(&nodes[0]).await;
+    publish_while_away(&[&nodes[1], &nodes[0]]).await;
+    let auth = json!({"pid": lost.1, "offset": lost.2}).to_string();
+    TestClient::connect_and_leave(nodes[1].addr, &auth).await;
+    // Node 1 rebuilds the socket while it works on the CONNECT, and forgets
+    // it once it finds the connection gone.
+    settle().await;
+    let start = Instant::now();
+    while nodes[1].io.of("/").socket_count() > 0 {
+        assert!(start.elapsed() < WAIT, "node 1 kept the socket");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    expect_recovered(&nodes[2], &lost, 2).await;
+}

@@ -24,7 +24,7 @@ pub use crate::vocab::{
 
 use crate::presence::PresenceTable;
 use crate::protocol::Packet;
-use crate::recovery::{RecoveryConfig, SessionState, Unrecoverable};
+use crate::recovery::{RecoveryConfig, SessionState, Unrecoverable, Unsent};
 use crate::sid::Sid;
 use crate::value::Value;
 use smol_str::SmolStr;
@@ -111,6 +111,17 @@ pub trait Adapter: Send + Sync + 'static {
     /// its connection, for `keep`. The default keeps nothing.
     fn persist_session(&self, session: SessionState, keep: Duration) {
         let _ = (session, keep);
+    }
+
+    /// Connection state recovery: a session taken for a client that left
+    /// again before its socket was connected is kept again, for `keep`, so
+    /// that the client can come back from the same offset. `unsent` is the
+    /// replay it never got: an adapter whose own packets do not reach back
+    /// to that offset (it learnt the replay from another node) keeps it.
+    /// The default keeps the session as [`Adapter::persist_session`] does.
+    fn return_session(&self, session: SessionState, unsent: Unsent, keep: Duration) {
+        let _ = unsent;
+        self.persist_session(session, keep);
     }
 
     /// Connection state recovery: a new private session id. An adapter

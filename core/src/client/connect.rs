@@ -10,9 +10,10 @@ use crate::limits::{Refused, TokenBucket};
 use crate::namespace::Namespace;
 use crate::object;
 use crate::protocol::{Encoded, Packet, PacketKind};
+use crate::recovery::{Unsent, offset_of};
 use crate::server::state::{NoNamespace, ServerState};
 use crate::sid::Sid;
-use crate::socket::{Socket, offset_of};
+use crate::socket::Socket;
 use crate::value::{Map, Value};
 use smol_str::SmolStr;
 use std::collections::HashSet;
@@ -51,7 +52,7 @@ impl ServerState {
         });
         if recovery.is_none() && middlewares.is_empty() {
             let socket = Socket::new(ns.clone(), session.clone(), auth);
-            return finish_connect(session, &ns, socket, Vec::new());
+            return finish_connect(session, &ns, socket, None);
         }
         push_exact(&mut session.data.inner.lock().connecting, name.clone());
         let session = session.clone();
@@ -67,17 +68,13 @@ impl ServerState {
                 }
                 None => None,
             };
-            let (socket, missed, skip_middlewares) = match recovered {
+            let (socket, replay, skip_middlewares) = match recovered {
                 Some(Recovered {
                     socket,
-                    missed,
+                    replay,
                     skip_middlewares,
-                }) => (socket, missed, skip_middlewares),
-                None => (
-                    Socket::new(ns.clone(), session.clone(), auth),
-                    Vec::new(),
-                    false,
-                ),
+                }) => (socket, Some(replay), skip_middlewares),
+                None => (Socket::new(ns.clone(), session.clone(), auth), None, false),
             };
             let mut refusal = None;
             if !skip_middlewares {
@@ -90,7 +87,7 @@ impl ServerState {
             }
             session.data.inner.lock().done_connecting(&name);
             match refusal {
-                None => finish_connect(&session, &ns, socket, missed),
+                None => finish_connect(&session, &ns, socket, replay),
                 Some(e) => refuse(&session, &name, socket, e),
             }
         }));
@@ -178,19 +175,23 @@ fn refuse(session: &Arc<ClientSession>, name: &SmolStr, socket: Socket, e: Conne
 }
 
 /// Connects a socket: the CONNECT reply (with `pid` when recovery is on),
-/// the missed packets of a recovered session and what reached it while it
-/// was being recovered, then the handlers.
+/// the replay of a recovered session and what reached it while it was
+/// being recovered, then the handlers. A recovered socket whose client
+/// left meanwhile gives its session back, for the client's next attempt.
 pub(super) fn finish_connect(
     session: &Arc<ClientSession>,
     ns: &Namespace,
     socket: Socket,
-    missed: Vec<Packet>,
+    replay: Option<Unsent>,
 ) {
     {
         let mut inner = session.data.inner.lock();
         if inner.closed {
             drop(inner);
-            return socket.abandon();
+            return match replay {
+                Some(unsent) => socket.give_back(unsent),
+                None => socket.abandon(),
+            };
         }
         push_exact(&mut inner.sockets, (ns.name().clone(), socket.clone()));
         inner.joined_once = true;
@@ -214,7 +215,7 @@ pub(super) fn finish_connect(
     };
     let mut first: Vec<Encoded> = ns.encode(&reply).into_iter().collect();
     let mut replayed = HashSet::new();
-    for mut packet in missed {
+    for mut packet in replay.map(|r| r.missed).unwrap_or_default() {
         packet.ns = ns.name().clone();
         replayed.extend(offset_of(&packet));
         first.extend(ns.encode(&packet));
@@ -230,7 +231,7 @@ pub(super) fn finish_connect(
         crate::inline::run(h.call(socket.clone()));
     }
     socket.release();
-    tracing::debug!(sid = %socket.id(), ns = %ns.name(), recovered = socket.recovered(), "socket connected");
+    tracing::debug!(sid = %socket.id(), ns = %ns.name(), engine = %session.sid(), recovered = socket.recovered(), "socket connected");
 }
 
 /// Pushes without doubling the capacity: a client is in one namespace or a

@@ -2,7 +2,8 @@
 //! connection state recovery.
 
 use super::{
-    LoggedPacket, RecoveredSession, SessionState, Unrecoverable, missed_after, offset_in_window,
+    LoggedPacket, RecoveredSession, Replay, SessionState, Unrecoverable, Unsent, missed_after,
+    offset_in_window, replay_bytes,
 };
 use crate::protocol::Packet;
 use crate::sid::Sid;
@@ -111,6 +112,41 @@ impl RecoveryLog {
             rooms,
             max_bytes,
         )
+    }
+
+    /// What a socket in `rooms` missed since `offset` when it never got
+    /// its replay (`unsent`): the rest of that replay, then what this log
+    /// kept since the socket started to hear its rooms here, once each, at
+    /// most `max_bytes`; `None` when `offset` is not the replay's.
+    pub fn resume(
+        &self,
+        unsent: &Unsent,
+        offset: &str,
+        rooms: &[Room],
+        keep: Duration,
+        max_bytes: usize,
+    ) -> Option<Result<Vec<Packet>, Unrecoverable>> {
+        let head = unsent.after(offset)?;
+        let bytes = head.iter().map(replay_bytes).fold(0, usize::saturating_add);
+        let Some(left) = max_bytes.checked_sub(bytes) else {
+            return Some(Err(Unrecoverable::TooMuch));
+        };
+        let replayed = unsent.offsets();
+        let mut tail = Replay::new(rooms, left);
+        let mut inner = self.inner.lock();
+        inner.prune(keep);
+        for (at, packet) in &inner.packets {
+            if *at >= unsent.since
+                && !replayed.contains(&packet.offset)
+                && let Err(e) = tail.offer(packet)
+            {
+                return Some(Err(e));
+            }
+        }
+        drop(inner);
+        let mut missed = head.to_vec();
+        missed.extend(tail.finish());
+        Some(Ok(missed))
     }
 
     /// Takes a session and the packets its socket missed since `offset`

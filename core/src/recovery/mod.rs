@@ -13,7 +13,7 @@
 //! may keep them in a broker instead, so that another node can restore them.
 
 use crate::adapter::{BroadcastOptions, Room};
-use crate::protocol::Packet;
+use crate::protocol::{Packet, PacketKind};
 use crate::sid::Sid;
 use crate::value::Value;
 use serde::{Deserialize, Serialize};
@@ -79,12 +79,7 @@ pub struct LoggedPacket {
 impl LoggedPacket {
     /// About how many bytes replaying this packet costs (for the replay cap).
     pub fn replay_bytes(&self) -> usize {
-        match &self.packet.kind {
-            crate::protocol::PacketKind::Event { name, args, .. } => {
-                name.len() + args.iter().map(Value::held_bytes).sum::<usize>()
-            }
-            _ => 16,
-        }
+        replay_bytes(&self.packet)
     }
 
     /// Whether a socket in `rooms` was a recipient (Node's rule: targeted
@@ -93,6 +88,37 @@ impl LoggedPacket {
         let included =
             self.opts.rooms.is_empty() || rooms.iter().any(|r| self.opts.rooms.contains(r));
         included && !rooms.iter().any(|r| self.opts.except.contains(r))
+    }
+}
+
+/// About how many bytes replaying `packet` costs (for the replay cap).
+fn replay_bytes(packet: &Packet) -> usize {
+    match &packet.kind {
+        PacketKind::Event { name, args, .. } => {
+            name.len() + args.iter().map(Value::held_bytes).sum::<usize>()
+        }
+        _ => 16,
+    }
+}
+
+/// Whether `packet` carries an offset (what [`offset_of`] would find).
+pub(crate) fn has_offset(packet: &Packet) -> bool {
+    matches!(
+        &packet.kind,
+        PacketKind::Event { args, ack: None, .. } if matches!(args.last(), Some(Value::String(_)))
+    )
+}
+
+/// The offset of a recoverable packet: its last argument.
+pub(crate) fn offset_of(packet: &Packet) -> Option<SmolStr> {
+    match &packet.kind {
+        PacketKind::Event {
+            args, ack: None, ..
+        } => match args.last() {
+            Some(Value::String(offset)) => Some(SmolStr::new(offset)),
+            _ => None,
+        },
+        _ => None,
     }
 }
 
@@ -220,5 +246,7 @@ pub fn offset_in_window(offset: &str, keep: Duration) -> bool {
 mod log;
 #[cfg(test)]
 mod tests;
+mod unsent;
 
 pub use log::RecoveryLog;
+pub use unsent::Unsent;

@@ -139,3 +139,49 @@ fn offsets_are_unique() {
     assert_ne!(a, b);
     assert!(a.len() >= 9);
 }
+
+#[test]
+fn a_replay_never_sent_resumes_then_the_log_follows_once() {
+    let log = RecoveryLog::default();
+    let keep = Duration::from_secs(60);
+    let o: Vec<String> = (0..8).map(offset).collect();
+    // Kept here before the socket heard its rooms: not part of its replay.
+    log.record(logged(&o[0], &["a"], &[]), keep);
+    let since = std::time::Instant::now();
+    // Live here since: one it was also replayed, one for another room.
+    for p in [
+        logged(&o[3], &["a"], &[]),
+        logged(&o[4], &["a"], &[]),
+        logged(&o[5], &["b"], &[]),
+        logged(&o[6], &[], &[]),
+    ] {
+        log.record(p, keep);
+    }
+    let unsent = Unsent {
+        offset: o[1].clone().into(),
+        missed: [&o[2], &o[3]]
+            .iter()
+            .map(|o| logged(o, &["a"], &[]).packet)
+            .collect(),
+        since,
+    };
+    let rooms = [Room::from("s1"), Room::from("a")];
+    let resume = |from: &str, max| log.resume(&unsent, from, &rooms, keep, max);
+    let from_start = resume(&o[1], MAX).expect("its offset").expect("replayed");
+    assert_eq!(
+        offsets(&from_start),
+        [&o[2], &o[3], &o[4], &o[6]].map(String::clone)
+    );
+    let from_inside = resume(&o[2], MAX)
+        .expect("a replayed offset")
+        .expect("replayed");
+    assert_eq!(
+        offsets(&from_inside),
+        [&o[3], &o[4], &o[6]].map(String::clone)
+    );
+    assert!(
+        resume(&o[4], MAX).is_none(),
+        "not the replay's: the log answers"
+    );
+    assert_eq!(resume(&o[1], 4), Some(Err(Unrecoverable::TooMuch)));
+}

@@ -30,7 +30,7 @@ impl Socket {
         if let Some(observer) = self.0.ns.observer() {
             observer.event_sent(self, packet);
         }
-        if !self.0.offered.load(Ordering::Relaxed) && hold::has_offset(packet) {
+        if !self.0.offered.load(Ordering::Relaxed) && crate::recovery::has_offset(packet) {
             self.0.offered.store(true, Ordering::Relaxed);
         }
         match self.keep(encoded, volatile, packet) {

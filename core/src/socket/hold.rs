@@ -9,8 +9,8 @@
 //! hold's lock, so no live packet can come in between.
 
 use crate::engine::Frame;
-use crate::protocol::{Encoded, Packet, PacketKind};
-use crate::value::Value;
+use crate::protocol::{Encoded, Packet};
+use crate::recovery::offset_of;
 use parking_lot::Mutex;
 use smol_str::SmolStr;
 use std::collections::HashSet;
@@ -56,27 +56,6 @@ type Replayed = (Instant, HashSet<SmolStr>);
 
 /// How long live copies of replayed packets are looked out for.
 const REPLAY_ECHO: Duration = Duration::from_secs(10);
-
-/// The offset of a recoverable packet: its last argument.
-/// Whether `packet` carries an offset (what [`offset_of`] would find).
-pub(crate) fn has_offset(packet: &Packet) -> bool {
-    matches!(
-        &packet.kind,
-        PacketKind::Event { args, ack: None, .. } if matches!(args.last(), Some(Value::String(_)))
-    )
-}
-
-pub(crate) fn offset_of(packet: &Packet) -> Option<SmolStr> {
-    match &packet.kind {
-        PacketKind::Event {
-            args, ack: None, ..
-        } => match args.last() {
-            Some(Value::String(offset)) => Some(SmolStr::new(offset)),
-            _ => None,
-        },
-        _ => None,
-    }
-}
 
 fn bytes(encoded: &Encoded) -> usize {
     encoded.frames().iter().map(Frame::len).sum()
@@ -197,6 +176,7 @@ impl Hold {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::value::Value;
     use bytes::Bytes;
 
     fn packet(text: &str, offset: Option<&str>) -> (Encoded, Packet) {

@@ -8,7 +8,8 @@ use super::{CLOSED, CONNECTED, Socket};
 use crate::handler::{Ack, Event};
 use crate::limits::Refused;
 use crate::protocol::{Packet, PacketKind};
-use crate::recovery::SessionState;
+use crate::recovery::{SessionState, Unsent};
+use crate::sid::Sid;
 use crate::value::Value;
 use crate::vocab::Room;
 use std::sync::atomic::Ordering;
@@ -32,6 +33,32 @@ impl Socket {
             }
             self.close(DisconnectReason::ServerNamespaceDisconnect);
         }
+    }
+
+    /// What its session leaves behind when its connection is lost.
+    fn session_state(&self, pid: &Sid) -> SessionState {
+        SessionState {
+            sid: self.0.id.clone(),
+            pid: pid.clone(),
+            rooms: self.rooms(),
+            data: self.data_value(),
+            user: self.user(),
+        }
+    }
+
+    /// A restored socket whose client left again before it was connected:
+    /// its session is kept again, with the replay it never got (`unsent`),
+    /// so that the client can come back from the same offset; then the
+    /// socket is forgotten.
+    pub(crate) fn give_back(&self, unsent: Unsent) {
+        if let (Some(recovery), Some(pid)) = (self.0.ns.recovery(), &self.0.pid) {
+            self.0.ns.adapter().return_session(
+                self.session_state(pid),
+                unsent,
+                recovery.max_disconnection_duration,
+            );
+        }
+        self.abandon();
     }
 
     /// Forgets a socket that never connected (refused, or its client left).
@@ -122,17 +149,10 @@ impl Socket {
             && reason.is_recoverable()
             && self.0.offered.load(Ordering::Relaxed)
         {
-            let session = SessionState {
-                sid: self.0.id.clone(),
-                pid: pid.clone(),
-                rooms: self.rooms(),
-                data: self.data_value(),
-                user: self.user(),
-            };
             self.0
                 .ns
                 .adapter()
-                .persist_session(session, recovery.max_disconnection_duration);
+                .persist_session(self.session_state(pid), recovery.max_disconnection_duration);
         }
         self.0.ns.adapter().del_all(&self.0.id);
         if let Some(user) = self.user() {

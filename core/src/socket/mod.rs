@@ -19,7 +19,6 @@ mod rooms;
 
 pub(crate) use ack::AckSink;
 pub use ack::{AckError, AckFuture};
-pub(crate) use hold::offset_of;
 
 use crate::engine::{RequestInfo, TransportKind};
 use crate::handler::{DisconnectHandler, EventHandler};

@@ -46,7 +46,7 @@ impl AdapterInner {
             .recovery()
             .filter(|_| kept_here)
             .ok_or(Unrecoverable::UnknownOffset)
-            .and_then(|r| self.missed_here(offset, rooms, &r));
+            .and_then(|r| self.missed_kept(pid, offset, rooms, &r));
         self.unpin(pid);
         self.send(
             Destination::Node(from),

@@ -14,7 +14,7 @@ mod answers;
 mod eviction;
 mod keeper;
 
-use super::inner::{AdapterInner, room_destination};
+use super::inner::{AdapterInner, Pin, room_destination};
 use crate::format::Membership;
 use crate::message::{Body, BroadcastKind};
 use crate::session_store::{packets_from, session_from};
@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use switchyard_core::protocol::Packet;
 use switchyard_core::recovery::{
-    LoggedPacket, RecoveryConfig, SessionState, Unrecoverable, offset_in_window,
+    LoggedPacket, RecoveryConfig, SessionState, Unrecoverable, Unsent, offset_in_window,
 };
 use switchyard_core::{Adapter, BroadcastOptions, Room, Sid};
 
@@ -82,7 +82,11 @@ impl AdapterInner {
             return store.save(&self.ns, &session, keep);
         }
         let pid = session.pid.clone();
-        self.pins.lock().insert(pid.clone(), session.rooms.clone());
+        let pin = Pin {
+            rooms: session.rooms.clone(),
+            unsent: None,
+        };
+        self.pins.lock().insert(pid.clone(), pin);
         self.local.persist_session(session, keep);
         let weak = Arc::downgrade(self);
         self.cluster.runtime.spawn(async move {
@@ -94,18 +98,52 @@ impl AdapterInner {
         });
     }
 
+    /// Keeps again a session taken for a client that left before its
+    /// socket was connected. With a store, the store still has every
+    /// packet since the client's offset; without one, this node may not
+    /// (it learnt the replay from the node that kept the session): the
+    /// replay is kept with the session, and this node's log, which holds
+    /// the session's rooms from before the socket joined them, follows it.
+    pub(super) fn return_session(
+        self: &Arc<Self>,
+        session: SessionState,
+        unsent: Unsent,
+        keep: Duration,
+    ) {
+        let pid = session.pid.clone();
+        self.persist_session(session, keep);
+        if let Some(pin) = self.pins.lock().get_mut(&pid) {
+            pin.unsent = Some(unsent);
+        }
+    }
+
+    /// How many sessions, and packets of replays given back, are kept.
+    pub(in crate::adapter) fn pinned_entries(&self) -> usize {
+        let pins = self.pins.lock();
+        let replayed: usize = pins
+            .values()
+            .filter_map(|pin| pin.unsent.as_ref())
+            .map(|unsent| unsent.missed.len())
+            .sum();
+        pins.len() + replayed
+    }
+
     /// Whether a kept session holds on to a room.
     pub(super) fn pinned(&self, room: &Room) -> bool {
-        self.pins.lock().values().any(|rooms| rooms.contains(room))
+        self.pins
+            .lock()
+            .values()
+            .any(|pin| pin.rooms.contains(room))
     }
 
     /// A kept session is gone: its rooms no longer need a subscription
     /// unless a socket or another session holds them.
     fn unpin(&self, pid: &str) {
-        let Some(rooms) = self.pins.lock().remove(pid) else {
+        let Some(pin) = self.pins.lock().remove(pid) else {
             return;
         };
-        let free: Vec<Room> = rooms
+        let free: Vec<Room> = pin
+            .rooms
             .into_iter()
             .filter(|r| !self.local.has_room(r) && !self.pinned(r))
             .collect();
@@ -186,7 +224,7 @@ impl AdapterInner {
         }
         if self.pins.lock().contains_key(pid.as_str()) {
             // Taken here: this node kept its rooms and logged their packets.
-            let missed = self.missed_here(&offset, &rooms, &recovery);
+            let missed = self.missed_kept(&pid, &offset, &rooms, &recovery);
             self.unpin(&pid);
             return missed;
         }
@@ -208,18 +246,29 @@ impl AdapterInner {
         })
     }
 
-    fn missed_here(
+    /// What the socket of a session kept here missed since `offset`: the
+    /// rest of the replay it never got, when it was given back, else what
+    /// this node's log holds.
+    fn missed_kept(
         &self,
+        pid: &str,
         offset: &str,
         rooms: &[Room],
         recovery: &RecoveryConfig,
     ) -> Result<Vec<Packet>, Unrecoverable> {
-        let missed = self.local.recovery_log().missed(
-            offset,
-            rooms,
+        let unsent = self
+            .pins
+            .lock()
+            .get_mut(pid)
+            .and_then(|pin| pin.unsent.take());
+        let log = self.local.recovery_log();
+        let (keep, max) = (
             recovery.max_disconnection_duration,
             recovery.max_replay_bytes,
         );
+        let missed = unsent
+            .and_then(|unsent| log.resume(&unsent, offset, rooms, keep, max))
+            .unwrap_or_else(|| log.missed(offset, rooms, keep, max));
         if missed == Err(Unrecoverable::TooMuch) {
             switchyard_core::refused!(switchyard_core::limits::Refused::RecoveryReplay, ns = %self.ns, max = recovery.max_replay_bytes, "too much missed to replay: not recovered");
         }
