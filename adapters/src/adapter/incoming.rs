@@ -21,7 +21,7 @@ impl AdapterInner {
             Body::Heartbeat => {}
             Body::AdapterClose => {
                 tracing::info!(ns = %self.ns, node = %from, "node left");
-                self.remove_node(&from);
+                self.node_left(&from);
             }
             Body::Broadcast {
                 packet,
@@ -105,11 +105,23 @@ impl AdapterInner {
                     | Body::NodeAddress { .. }
             );
         if proves_a_node && !from.is_empty() && from != EMITTER_UID {
-            let new = self
-                .nodes
-                .lock()
-                .insert(from.clone(), Instant::now())
-                .is_none();
+            let new = {
+                let mut nodes = self.nodes.lock();
+                match nodes.get_mut(from) {
+                    Some(seen) => {
+                        *seen = Instant::now();
+                        false
+                    }
+                    // A node that said goodbye is gone for good (node ids
+                    // are made anew for each process): what it sent before
+                    // leaving may still arrive on another channel.
+                    None if self.has_departed(from) || matches!(body, Body::AdapterClose) => false,
+                    None => {
+                        nodes.insert(from.clone(), Instant::now());
+                        true
+                    }
+                }
+            };
             if new {
                 tracing::info!(ns = %self.ns, node = %from, "node joined");
                 // It may not know who is online here, nor where this node

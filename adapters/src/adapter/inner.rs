@@ -41,6 +41,10 @@ pub(crate) struct AdapterInner {
     pub(crate) ready: tokio::sync::watch::Receiver<Option<Result<(), String>>>,
     /// Sessions kept here for recovery, by private session id.
     pub(crate) pins: Mutex<HashMap<Sid, Pin>>,
+    /// The last nodes that said goodbye: a message of theirs that arrives
+    /// after it (on another of the broker's channels) does not count them
+    /// again.
+    pub(crate) departed: Mutex<std::collections::VecDeque<NodeId>>,
     /// Nodes whose presence table arrived here at least once.
     pub(crate) presence_peers: Mutex<std::collections::HashSet<NodeId>>,
     pub(crate) closed: AtomicBool,

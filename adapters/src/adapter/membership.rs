@@ -9,6 +9,9 @@ use crate::requests::Expected;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+/// How many nodes that said goodbye are remembered.
+const DEPARTED: usize = 64;
+
 /// The shortest heartbeat interval the loop keeps to.
 const MIN_INTERVAL: Duration = Duration::from_millis(10);
 
@@ -53,6 +56,25 @@ pub(super) async fn heartbeat(weak: std::sync::Weak<AdapterInner>) {
 }
 
 impl AdapterInner {
+    /// A node said goodbye: it is dropped, and remembered as gone.
+    pub(super) fn node_left(&self, uid: &NodeId) {
+        {
+            let mut departed = self.departed.lock();
+            if !departed.contains(uid) {
+                if departed.len() == DEPARTED {
+                    departed.pop_front();
+                }
+                departed.push_back(uid.clone());
+            }
+        }
+        self.remove_node(uid);
+    }
+
+    /// Whether a node said goodbye.
+    pub(super) fn has_departed(&self, uid: &NodeId) -> bool {
+        self.departed.lock().contains(uid)
+    }
+
     pub(super) fn remove_node(&self, uid: &NodeId) {
         if self.nodes.lock().remove(uid).is_some() {
             self.requests.node_gone(uid);

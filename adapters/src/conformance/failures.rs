@@ -2,6 +2,8 @@
 //! freezes, and an outage between a node and its broker.
 
 use super::*;
+use crate::format::Destination;
+use crate::message::{Body, ClusterMessage};
 
 /// A node that closes cleanly says so and is dropped at once, even when
 /// its broker connection closes right after (as at process exit).
@@ -15,6 +17,36 @@ pub async fn a_closing_node_is_dropped_at_once(connect: &Connect) {
         started.elapsed() < test_config().heartbeat_timeout,
         "dropped before the heartbeat timeout"
     );
+}
+
+/// A node that said goodbye stays gone when a message it sent before
+/// leaving arrives after its goodbye (brokers keep no order between a
+/// node's channels): otherwise every request would wait for its answer
+/// until the timeout, for a heartbeat timeout.
+pub async fn a_node_that_left_is_not_brought_back_by_a_late_message(connect: &Connect) {
+    let nodes = start_nodes(connect, 3).await;
+    let broker = nodes[2].cluster.broker().clone();
+    let format = broker.wire_format();
+    if format.membership() != Membership::Heartbeat {
+        return;
+    }
+    nodes[2].io.close().await;
+    wait_for_members(&nodes[..2], 2).await;
+    let late = ClusterMessage {
+        uid: nodes[2].cluster.uid().clone(),
+        nsp: "/".into(),
+        body: Body::Heartbeat,
+    };
+    let (channel, bytes) = format
+        .encode(&late, Destination::Everyone)
+        .expect("a heartbeat is encoded");
+    broker.publish(&channel, bytes);
+    broker.flush().await;
+    settle().await;
+    for node in &nodes[..2] {
+        assert_eq!(node.io.of("/").server_count().await, 2, "still gone");
+    }
+    broker.close().await;
 }
 
 /// A node that dies (its broker connection gone, no goodbye) is dropped

@@ -10,6 +10,7 @@
 
 pub mod client;
 pub mod proxy;
+pub mod watched;
 
 use crate::broker::{BoxFuture, Broker, Channel, Delivery};
 use crate::cluster::{Cluster, ClusterConfig};
@@ -242,6 +243,7 @@ macro_rules! conformance_tests {
             join_leave_and_disconnect_across_nodes,
             server_side_emit_with_acks,
             a_closing_node_is_dropped_at_once,
+            a_node_that_left_is_not_brought_back_by_a_late_message,
             a_dead_node_is_dropped_and_requests_do_not_hang,
             a_burst_arrives_in_order,
             room_and_namespace_broadcasts_keep_their_order,
@@ -253,6 +255,7 @@ macro_rules! conformance_tests {
             a_client_back_before_its_old_socket_left_recovers,
             a_burst_just_published_where_the_client_recovers_is_replayed,
             a_client_gone_while_being_recovered_recovers_next_time,
+            a_kept_session_is_let_go_once_its_answer_is_queued,
             a_join_is_heard_cluster_wide_once_it_resolves,
             sockets_join_resolves_once_every_node_confirmed,
             presence_is_cluster_wide,

@@ -16,11 +16,16 @@ fn recovery_config() -> ServerConfig {
 async fn recovery_nodes(connect: &Connect, n: usize) -> Vec<Node> {
     let nodes = start_nodes_with(connect, n, recovery_config()).await;
     for node in &nodes {
-        node.io.on_connection(|socket: Socket| async move {
-            let _ = socket.emit("welcome", &socket.recovered());
-        });
+        greet(node);
     }
     nodes
+}
+
+/// Greets each socket with `welcome(recovered)`.
+fn greet(node: &Node) {
+    node.io.on_connection(|socket: Socket| async move {
+        let _ = socket.emit("welcome", &socket.recovered());
+    });
 }
 
 /// A client in room `r` on `node` that loses its connection after its
@@ -258,4 +263,52 @@ pub async fn a_client_gone_while_being_recovered_recovers_next_time(connect: &Co
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     expect_recovered(&nodes[2], &lost, 2).await;
+}
+
+/// Without a session store, the node that kept a session answers the
+/// request for what its socket missed before it lets the session go: a
+/// draining node leaves once it keeps no session (flushing what is queued
+/// then), so an answer queued after that would never leave it.
+pub async fn a_kept_session_is_let_go_once_its_answer_is_queued(connect: &Connect) {
+    let prefix = format!("sy-test-{}", random_id());
+    let (broker, incoming) = connect(prefix.clone()).await;
+    if broker.session_store().is_some() {
+        return;
+    }
+    let notes = Arc::new(watched::Notes::default());
+    let watched: Arc<dyn Broker> = Arc::new(watched::Watched {
+        inner: broker,
+        notes: notes.clone(),
+    });
+    let mut nodes = Vec::new();
+    for pair in [(watched, incoming), connect(prefix.clone()).await] {
+        let mut node = start_node_with(pair, recovery_config()).await;
+        node.prefix = prefix.clone();
+        greet(&node);
+        nodes.push(node);
+    }
+    wait_for_members(&nodes, 2).await;
+    let lost = lost_client(&nodes[0]).await;
+    publish_while_away(&[&nodes[1], &nodes[0]]).await;
+    let adapter = nodes[0].io.of("/").adapter().clone();
+    assert_eq!(adapter.kept_sessions(), 1, "node 0 keeps the session");
+    // What node 0 keeps as it sends each answer to node 1.
+    notes.watch(move |channel| {
+        matches!(channel, Channel::Node { .. }).then(|| adapter.kept_sessions())
+    });
+    expect_recovered(&nodes[1], &lost, 2).await;
+    let kept_as_answering = notes.stop();
+    assert!(
+        kept_as_answering.len() >= 2,
+        "node 0 answered the take and the missed packets: {kept_as_answering:?}"
+    );
+    assert!(
+        kept_as_answering.iter().all(|&kept| kept == 1),
+        "the session was kept until each answer was queued: {kept_as_answering:?}"
+    );
+    assert_eq!(
+        nodes[0].io.of("/").adapter().kept_sessions(),
+        0,
+        "then let go"
+    );
 }

@@ -32,7 +32,9 @@ impl AdapterInner {
 
     /// Another node asks what a socket whose session was kept here missed;
     /// the session's rooms need no subscription here any more. A node that
-    /// did not keep it answers null.
+    /// did not keep it answers null. The session is let go once the answer
+    /// is queued: a draining node leaves as soon as it keeps no session,
+    /// flushing what is queued, and an answer queued later would be lost.
     pub(in crate::adapter) fn answer_missed(
         &self,
         from: &NodeId,
@@ -47,7 +49,6 @@ impl AdapterInner {
             .filter(|_| kept_here)
             .ok_or(Unrecoverable::UnknownOffset)
             .and_then(|r| self.missed_kept(pid, offset, rooms, &r));
-        self.unpin(pid);
         self.send(
             Destination::Node(from),
             Body::RestoreSessionResponse {
@@ -55,6 +56,7 @@ impl AdapterInner {
                 session: missed.map_or(Value::Null, |p| packets_value(&p)),
             },
         );
+        self.unpin(pid);
     }
 
     /// A node of the previous version asks for a session and its missed
@@ -77,7 +79,7 @@ impl AdapterInner {
                 )
             })
             .map_or(Value::Null, |restored| recovered_value(&restored));
-        self.unpin(pid);
+        // Let go once the answer is queued (see `answer_missed`).
         self.send(
             Destination::Node(from),
             Body::RestoreSessionResponse {
@@ -85,5 +87,6 @@ impl AdapterInner {
                 session,
             },
         );
+        self.unpin(pid);
     }
 }
