@@ -116,8 +116,8 @@ impl RecoveryLog {
 
     /// What a socket in `rooms` missed since `offset` when it never got
     /// its replay (`unsent`): the rest of that replay, then what this log
-    /// kept since the socket started to hear its rooms here, once each, at
-    /// most `max_bytes`; `None` when `offset` is not the replay's.
+    /// kept since its recovery began here, once each, at most `max_bytes`;
+    /// `None` when `offset` is not the replay's.
     pub fn resume(
         &self,
         unsent: &Unsent,

@@ -9,16 +9,16 @@ use smol_str::SmolStr;
 use std::collections::HashSet;
 use std::time::Instant;
 
-/// What a restored socket was to be sent, and since when its node heard
-/// its rooms live.
+/// What a restored socket was to be sent, and when its recovery began.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Unsent {
     /// The offset the client recovered from.
     pub offset: SmolStr,
     /// The packets it missed since, in order, each ending with its offset.
     pub missed: Vec<Packet>,
-    /// When the socket started to hear its rooms on this node: what the
-    /// node kept for them since then follows the replay.
+    /// When its recovery began on this node: what the node kept for its
+    /// rooms since then is newer than the client's offset, and follows the
+    /// replay (once: what the replay holds is not sent again).
     pub since: Instant,
 }
 

@@ -102,8 +102,9 @@ impl AdapterInner {
     /// socket was connected. With a store, the store still has every
     /// packet since the client's offset; without one, this node may not
     /// (it learnt the replay from the node that kept the session): the
-    /// replay is kept with the session, and this node's log, which holds
-    /// the session's rooms from before the socket joined them, follows it.
+    /// replay is kept with the session, and what this node logged for the
+    /// session's rooms since the recovery began follows it (the pin keeps
+    /// them subscribed meanwhile).
     pub(super) fn return_session(
         self: &Arc<Self>,
         session: SessionState,
