@@ -11,11 +11,15 @@ use std::time::Duration;
 use switchyard_core::{ConnectError, RecoveryConfig, ServerConfig, Socket, SocketIo};
 
 fn config() -> ServerConfig {
+    config_with(RecoveryConfig::default())
+}
+
+fn config_with(recovery: RecoveryConfig) -> ServerConfig {
     ServerConfig {
         engine: suite_engine_config("/socket.io/"),
         ..ServerConfig::default()
     }
-    .connection_state_recovery(RecoveryConfig::default())
+    .connection_state_recovery(recovery)
 }
 
 /// The CONNECT reply's `{sid, pid}`.
@@ -151,16 +155,11 @@ async fn direct_emits_get_offsets_and_volatile_ones_and_acks_do_not() {
 #[tokio::test]
 async fn middlewares_are_skipped_on_recovery_unless_configured() {
     for skip in [true, false] {
-        let recovery = RecoveryConfig {
+        let (io, addr) = start_io(config_with(RecoveryConfig {
             skip_middlewares: skip,
             ..RecoveryConfig::default()
-        };
-        let config = ServerConfig {
-            engine: suite_engine_config("/socket.io/"),
-            ..ServerConfig::default()
-        }
-        .connection_state_recovery(recovery);
-        let (io, addr) = start_io(config).await;
+        }))
+        .await;
         let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let counted = calls.clone();
         io.use_middleware(move |_socket: Socket| {
@@ -281,16 +280,11 @@ async fn what_a_namespace_holds_goes_once_its_clients_are_gone() {
 /// with what was missed since the same offset.
 #[tokio::test]
 async fn a_client_gone_while_being_recovered_recovers_next_time() {
-    let recovery = RecoveryConfig {
+    let (io, addr) = start_io(config_with(RecoveryConfig {
         skip_middlewares: false,
         ..RecoveryConfig::default()
-    };
-    let config = ServerConfig {
-        engine: suite_engine_config("/socket.io/"),
-        ..ServerConfig::default()
-    }
-    .connection_state_recovery(recovery);
-    let (io, addr) = start_io(config).await;
+    }))
+    .await;
     let finished = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let counted = finished.clone();
     io.use_middleware(move |socket: Socket| {

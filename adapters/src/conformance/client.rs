@@ -34,15 +34,7 @@ pub struct TestClient {
 impl TestClient {
     /// Connects to `/` with an auth payload (JSON text, may be empty).
     pub async fn connect(addr: SocketAddr, auth: &str) -> TestClient {
-        let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
-        let (mut ws, _) = tokio_tungstenite::connect_async(url)
-            .await
-            .expect("websocket connects");
-        let open = next_text(&mut ws).await;
-        assert!(open.starts_with('0'), "open packet, got {open}");
-        ws.send(Message::text(format!("40{auth}")))
-            .await
-            .expect("send CONNECT");
+        let mut ws = send_connect(addr, auth).await;
         let connect = next_text(&mut ws).await;
         let reply = serde_json::from_str::<Json>(&connect[2..]).unwrap_or(Json::Null);
         let sid = reply["sid"].as_str().map(str::to_owned);
@@ -57,15 +49,7 @@ impl TestClient {
     /// without waiting for the answer (a client that left again while the
     /// server was still working on its CONNECT).
     pub async fn connect_and_leave(addr: SocketAddr, auth: &str) {
-        let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
-        let (mut ws, _) = tokio_tungstenite::connect_async(url)
-            .await
-            .expect("websocket connects");
-        let open = next_text(&mut ws).await;
-        assert!(open.starts_with('0'), "open packet, got {open}");
-        ws.send(Message::text(format!("40{auth}")))
-            .await
-            .expect("send CONNECT");
+        let mut ws = send_connect(addr, auth).await;
         let _ = ws.close(None).await;
     }
 
@@ -136,6 +120,21 @@ impl TestClient {
             }
         }
     }
+}
+
+/// Opens a WebSocket to `/` and sends a CONNECT with `auth` (JSON text,
+/// may be empty) once the open packet arrived.
+async fn send_connect(addr: SocketAddr, auth: &str) -> WebSocketStream<MaybeTlsStream<TcpStream>> {
+    let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
+    let (mut ws, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("websocket connects");
+    let open = next_text(&mut ws).await;
+    assert!(open.starts_with('0'), "open packet, got {open}");
+    ws.send(Message::text(format!("40{auth}")))
+        .await
+        .expect("send CONNECT");
+    ws
 }
 
 async fn next_text(ws: &mut WebSocketStream<MaybeTlsStream<TcpStream>>) -> String {

@@ -114,17 +114,7 @@ async fn with_direct_writes_off_nothing_is_written_directly() {
 async fn an_upgraded_session_is_written_by_its_producer() {
     let (engine, addr) = start_echo(direct_config()).await;
     let sid = polling_session(addr, P).await;
-    let q = url(&format!("EIO=4&transport=polling&sid={sid}"));
-    let waiting = waiting_get(addr, &q).await;
-    let mut ws = Ws::connect(addr, &url(&format!("EIO=4&transport=websocket&sid={sid}")))
-        .await
-        .unwrap();
-    ws.send("2probe").await;
-    assert_eq!(ws.text().await, "3probe");
-    assert_eq!(waiting.await.unwrap().body, "6");
-    assert_eq!(post(addr, &q, "4during").await.body, "ok");
-    ws.send("5").await;
-    assert_eq!(ws.text().await, "4during");
+    let mut ws = upgrade_with_a_packet_in_between(addr, &sid).await;
     let session = engine.session(&sid).unwrap();
     let before = engine.written_directly();
     assert_eq!(

@@ -27,3 +27,22 @@ async fn echo() -> std::net::SocketAddr {
 fn url(query: &str) -> String {
     format!("{P}?{query}")
 }
+
+/// Upgrades polling session `sid` to a WebSocket while a poll waits, with
+/// a packet posted over polling during the upgrade; returns the WebSocket
+/// once that packet came back over it (the waiting poll got a noop).
+async fn upgrade_with_a_packet_in_between(addr: std::net::SocketAddr, sid: &str) -> Ws {
+    let q = url(&format!("EIO=4&transport=polling&sid={sid}"));
+    let waiting = waiting_get(addr, &q).await;
+    let mut ws = Ws::connect(addr, &url(&format!("EIO=4&transport=websocket&sid={sid}")))
+        .await
+        .unwrap();
+    ws.send("2probe").await;
+    assert_eq!(ws.text().await, "3probe");
+    assert_eq!(waiting.await.unwrap().body, "6");
+    // Sent over polling during the upgrade; echoed over the WebSocket after it.
+    assert_eq!(post(addr, &q, "4during").await.body, "ok");
+    ws.send("5").await;
+    assert_eq!(ws.text().await, "4during");
+    ws
+}

@@ -110,18 +110,7 @@ async fn upgrade_from_polling_to_websocket() {
 async fn upgrade_releases_a_waiting_poll_and_keeps_queued_packets() {
     let addr = echo().await;
     let sid = polling_session(addr, P).await;
-    let q = url(&format!("EIO=4&transport=polling&sid={sid}"));
-    let waiting = waiting_get(addr, &q).await;
-    let mut ws = Ws::connect(addr, &url(&format!("EIO=4&transport=websocket&sid={sid}")))
-        .await
-        .unwrap();
-    ws.send("2probe").await;
-    assert_eq!(ws.text().await, "3probe");
-    assert_eq!(waiting.await.unwrap().body, "6");
-    // Sent over polling during the upgrade; echoed over the WebSocket after it.
-    assert_eq!(post(addr, &q, "4during").await.body, "ok");
-    ws.send("5").await;
-    assert_eq!(ws.text().await, "4during");
+    upgrade_with_a_packet_in_between(addr, &sid).await;
 }
 
 #[tokio::test]
