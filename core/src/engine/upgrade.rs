@@ -14,6 +14,7 @@ use http::{Request, Response, StatusCode, header};
 use http_body_util::Full;
 use hyper_util::rt::TokioIo;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
 /// Opens a new session over WebSocket.
@@ -50,10 +51,7 @@ pub(super) fn handshake<H: EngineHandler, B>(
             Ok(upgraded) => {
                 let (session, link) = opening.open();
                 let timeout = session.engine.config.upgrade_timeout;
-                match plain_tcp(upgraded, link, session.protocol()) {
-                    Ok(tcp) => ws::run(tcp, session, Mode::Open, timeout, link).await,
-                    Err(up) => ws::run(TokioIo::new(up), session, Mode::Open, timeout, link).await,
-                }
+                serve(upgraded, session, Mode::Open, timeout, link).await;
             }
             Err(e) => tracing::debug!(error = %e, "websocket handshake not completed"),
         }
@@ -138,12 +136,7 @@ pub(super) fn probe<H: EngineHandler, B>(
             }
         };
         if can_upgrade {
-            match plain_tcp(upgraded, link, session.protocol()) {
-                Ok(tcp) => ws::run(tcp, session, Mode::Probe, timeout, link).await,
-                Err(upgraded) => {
-                    ws::run(TokioIo::new(upgraded), session, Mode::Probe, timeout, link).await
-                }
-            }
+            serve(upgraded, session, Mode::Probe, timeout, link).await;
         } else {
             let mut io = TokioIo::new(upgraded);
             // Already upgraded or upgrading: Node accepts, then closes.
@@ -155,6 +148,21 @@ pub(super) fn probe<H: EngineHandler, B>(
         }
     });
     switching_protocols(&accept, None, extensions)
+}
+
+/// Runs the WebSocket over the upgraded connection: as a plain TCP socket
+/// producers may write to directly when it is one, else through hyper.
+async fn serve<H: EngineHandler>(
+    upgraded: hyper::upgrade::Upgraded,
+    session: Arc<Session<H>>,
+    mode: Mode,
+    timeout: Duration,
+    link: Link,
+) {
+    match plain_tcp(upgraded, link, session.protocol()) {
+        Ok(tcp) => ws::run(tcp, session, mode, timeout, link).await,
+        Err(upgraded) => ws::run(TokioIo::new(upgraded), session, mode, timeout, link).await,
+    }
 }
 
 /// The upgraded connection as a plain TCP socket that producers may write
