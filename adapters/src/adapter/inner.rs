@@ -44,7 +44,7 @@ pub(crate) struct AdapterInner {
     /// The last nodes that said goodbye: a message of theirs that arrives
     /// after it (on another of the broker's channels) does not count them
     /// again.
-    pub(crate) departed: Mutex<std::collections::VecDeque<NodeId>>,
+    pub(crate) departed: super::membership::Departed,
     /// Nodes whose presence table arrived here at least once.
     pub(crate) presence_peers: Mutex<std::collections::HashSet<NodeId>>,
     pub(crate) closed: AtomicBool,

@@ -6,11 +6,36 @@ use crate::broker::{Channel, NodeId};
 use crate::format::{Destination, Membership};
 use crate::message::Body;
 use crate::requests::Expected;
+use parking_lot::Mutex;
+use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 /// How many nodes that said goodbye are remembered.
 const DEPARTED: usize = 64;
+
+/// The last nodes that said goodbye, at most [`DEPARTED`] of them (a
+/// broker can carry goodbyes from any number of made-up node ids).
+#[derive(Default)]
+pub(crate) struct Departed(Mutex<VecDeque<NodeId>>);
+
+impl Departed {
+    /// Remembers `uid`, forgetting the oldest past the bound.
+    fn remember(&self, uid: &NodeId) {
+        let mut departed = self.0.lock();
+        if !departed.contains(uid) {
+            if departed.len() == DEPARTED {
+                departed.pop_front();
+            }
+            departed.push_back(uid.clone());
+        }
+    }
+
+    /// Whether `uid` said goodbye (among the last remembered).
+    fn contains(&self, uid: &NodeId) -> bool {
+        self.0.lock().contains(uid)
+    }
+}
 
 /// The shortest heartbeat interval the loop keeps to.
 const MIN_INTERVAL: Duration = Duration::from_millis(10);
@@ -58,21 +83,13 @@ pub(super) async fn heartbeat(weak: std::sync::Weak<AdapterInner>) {
 impl AdapterInner {
     /// A node said goodbye: it is dropped, and remembered as gone.
     pub(super) fn node_left(&self, uid: &NodeId) {
-        {
-            let mut departed = self.departed.lock();
-            if !departed.contains(uid) {
-                if departed.len() == DEPARTED {
-                    departed.pop_front();
-                }
-                departed.push_back(uid.clone());
-            }
-        }
+        self.departed.remember(uid);
         self.remove_node(uid);
     }
 
     /// Whether a node said goodbye.
     pub(super) fn has_departed(&self, uid: &NodeId) -> bool {
-        self.departed.lock().contains(uid)
+        self.departed.contains(uid)
     }
 
     pub(super) fn remove_node(&self, uid: &NodeId) {
@@ -141,5 +158,26 @@ impl AdapterInner {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn goodbyes_from_any_number_of_node_ids_are_remembered_within_the_bound() {
+        let departed = Departed::default();
+        let uid = |i: usize| NodeId::from(format!("made-up-{i}"));
+        for i in 0..10 * DEPARTED {
+            departed.remember(&uid(i));
+            departed.remember(&uid(i));
+        }
+        assert_eq!(departed.0.lock().len(), DEPARTED);
+        assert!(
+            departed.contains(&uid(10 * DEPARTED - 1)),
+            "the latest is kept"
+        );
+        assert!(!departed.contains(&uid(0)), "the oldest is forgotten");
     }
 }

@@ -68,7 +68,7 @@ impl ClusterAdapter {
             pending_rooms: pending_rooms::PendingRooms::default(),
             ready,
             pins: Mutex::new(HashMap::new()),
-            departed: Mutex::default(),
+            departed: membership::Departed::default(),
             presence_peers: Mutex::default(),
             closed: AtomicBool::new(false),
             ns,
